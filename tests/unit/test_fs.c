@@ -77,6 +77,25 @@ static void dotdot_link_is_clamped(void **state)
 	assert_true(exists("%s/tmp/berth-escape-probe%s", d->root, ""));
 }
 
+static void dangling_relative_link_target_created_inside(void **state)
+{
+	struct dirs *d = *state;
+	char p[PATH_MAX + 32];
+	snprintf(p, sizeof(p), "%s/etc", d->root);
+	assert_int_equal(mkdir(p, 0755), 0);
+	snprintf(p, sizeof(p), "%s/etc/resolv.conf", d->root);
+	assert_int_equal(symlink("../../../run/resolv.conf", p), 0);
+	_cleanup_close_ int rootfd = open(d->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	int fd = berth_mkfile_p_in_root(rootfd, "/etc/resolv.conf", 0644);
+	assert_true(fd >= 0);
+	close(fd);
+	struct stat st;
+	snprintf(p, sizeof(p), "%s/run/resolv.conf", d->root);
+	assert_int_equal(lstat(p, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(lstat("/run/resolv.conf.berth-probe", &st), -1);
+}
+
 static void open_in_root_cannot_leave(void **state)
 {
 	struct dirs *d = *state;
@@ -143,6 +162,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(mkdir_follows_absolute_link_inside_root, setup, teardown),
 		cmocka_unit_test_setup_teardown(dotdot_link_is_clamped, setup, teardown),
+		cmocka_unit_test_setup_teardown(dangling_relative_link_target_created_inside, setup, teardown),
 		cmocka_unit_test_setup_teardown(open_in_root_cannot_leave, setup, teardown),
 		cmocka_unit_test_setup_teardown(file_where_dir_expected, setup, teardown),
 		cmocka_unit_test_setup_teardown(atomic_write_and_read, setup, teardown),

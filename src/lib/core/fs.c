@@ -33,15 +33,52 @@ int berth_open_in_root(int rootfd, const char *path, int flags, mode_t mode)
 	return berth_openat2(rootfd, path, flags, mode, 0);
 }
 
-/* Walk `path` one component at a time from rootfd, creating directories as
- * needed.  Each step is an openat2 resolved in root, so ".." and symlinks are
- * clamped to the root.  If `file_mode` is non-zero the last component is a
+/* Walk `path` one component at a time, creating what is missing.  Every
+ * lookup is an openat2 of the whole in-root prefix from rootfd with
+ * RESOLVE_IN_ROOT, so absolute links and ".." resolve against the container
+ * root, exactly as they will inside the container, and can never leave it.
+ * New entries are made with *at() calls on the fd of the already-resolved
+ * parent and a single component name.  A dangling symlink gets its target
+ * created (inside the root), as runc does for e.g. etc/resolv.conf ->
+ * ../run/resolv.conf.  If `file_mode` is non-zero the last component is a
  * regular file instead of a directory. */
-static int make_path(int rootfd, const char *path, mode_t dir_mode, mode_t file_mode)
+static int make_path_depth(int rootfd, const char *path, mode_t dir_mode, mode_t file_mode, int depth);
+
+static int create_link_target(int rootfd, int parent, const char *parent_path, const char *comp,
+			      mode_t dir_mode, mode_t file_mode, int depth)
 {
+	struct stat st;
+	if (fstatat(parent, comp, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISLNK(st.st_mode))
+		return -ENOENT;
+	if (depth >= 40)
+		return -ELOOP;
+	char target[PATH_MAX];
+	ssize_t n = readlinkat(parent, comp, target, sizeof(target) - 1);
+	if (n <= 0)
+		return -ENOENT;
+	target[n] = '\0';
+	_cleanup_free_ char *full = NULL;
+	if (target[0] == '/')
+		full = strdup(target);
+	else if (asprintf(&full, "%s/%s", parent_path, target) < 0)
+		full = NULL;
+	if (!full)
+		return -ENOMEM;
+	int fd = make_path_depth(rootfd, full, dir_mode, file_mode, depth + 1);
+	if (fd < 0)
+		return fd;
+	close(fd);
+	return 0;
+}
+
+static int make_path_depth(int rootfd, const char *path, mode_t dir_mode, mode_t file_mode, int depth)
+{
+	if (strlen(path) >= PATH_MAX)
+		return -ENAMETOOLONG;
 	_cleanup_free_ char *copy = strdup(path);
 	if (!copy)
 		return -ENOMEM;
+	char prefix[PATH_MAX] = "/";
 	_cleanup_close_ int cur = berth_openat2(rootfd, "/", O_PATH | O_DIRECTORY, 0, 0);
 	if (cur < 0)
 		return cur;
@@ -54,41 +91,51 @@ static int make_path(int rootfd, const char *path, mode_t dir_mode, mode_t file_
 			comp = next;
 			continue;
 		}
-		if (last && file_mode) {
-			int fd = berth_openat2(cur, comp, O_PATH, 0, 0);
-			if (fd == -ENOENT) {
-				int cfd = berth_openat2(cur, comp, O_CREAT | O_WRONLY | O_EXCL, file_mode, 0);
-				if (cfd < 0 && cfd != -EEXIST)
-					return cfd;
+		char here[PATH_MAX];
+		if (snprintf(here, sizeof(here), "%s%s%s", prefix, strcmp(prefix, "/") ? "/" : "", comp) >=
+		    (int) sizeof(here))
+			return -ENAMETOOLONG;
+		bool want_file = last && file_mode;
+		int oflags = want_file ? O_PATH : O_PATH | O_DIRECTORY;
+		int fd = berth_openat2(rootfd, here, oflags, 0, 0);
+		if (fd == -ENOENT &&
+		    create_link_target(rootfd, cur, prefix, comp, dir_mode, want_file ? file_mode : 0, depth) == 0)
+			fd = berth_openat2(rootfd, here, oflags, 0, 0);
+		if (fd == -ENOENT) {
+			/* Single component relative to the resolved parent: the new
+			 * entry lands inside the root.  A symlink of that name (one
+			 * we could not follow) makes these fail with EEXIST. */
+			if (want_file) {
+				int cfd = openat(cur, comp, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, file_mode);
+				if (cfd < 0 && errno != EEXIST)
+					return -errno;
 				if (cfd >= 0)
 					close(cfd);
-				fd = berth_openat2(cur, comp, O_PATH, 0, 0);
+			} else if (mkdirat(cur, comp, dir_mode) < 0 && errno != EEXIST) {
+				return -errno;
 			}
-			if (fd < 0)
-				return fd;
+			fd = berth_openat2(rootfd, here, oflags, 0, 0);
+		}
+		if (fd < 0)
+			return fd;
+		if (want_file) {
 			struct stat st;
 			if (fstat(fd, &st) < 0 || S_ISDIR(st.st_mode)) {
 				close(fd);
 				return -EISDIR;
 			}
-			return fd;
 		}
-		int fd = berth_openat2(cur, comp, O_PATH | O_DIRECTORY, 0, 0);
-		if (fd == -ENOENT) {
-			/* mkdirat on a name without '/' relative to an fd we resolved in
-			 * root: the new entry lands inside the root.  A dangling symlink
-			 * of that name makes mkdirat fail with EEXIST, never follow. */
-			if (mkdirat(cur, comp, dir_mode) < 0 && errno != EEXIST)
-				return -errno;
-			fd = berth_openat2(cur, comp, O_PATH | O_DIRECTORY, 0, 0);
-		}
-		if (fd < 0)
-			return fd;
 		close(cur);
 		cur = fd;
+		snprintf(prefix, sizeof(prefix), "%s", here);
 		comp = next;
 	}
 	return steal_fd(cur);
+}
+
+static int make_path(int rootfd, const char *path, mode_t dir_mode, mode_t file_mode)
+{
+	return make_path_depth(rootfd, path, dir_mode, file_mode, 0);
 }
 
 int berth_mkdir_p_in_root(int rootfd, const char *path, mode_t mode)
