@@ -214,6 +214,48 @@ static int check_config(const struct spec_config *cfg, const struct rt_create_op
 	return linux_sysctl_validate(cfg, err);
 }
 
+/* The device cgroup is an allow-list: after the config's own rules, let the
+ * container use the devices it is given (linux.devices) and the standard
+ * set every container has (null, zero, full, random, urandom, tty, pts,
+ * ptmx, tun) and mknod of anything, as runc does. */
+static int add_default_device_rules(struct spec_config *cfg)
+{
+	static const struct spec_res_device defaults[] = {
+		{ true, 'c', -1, -1, "m" }, { true, 'b', -1, -1, "m" },
+		{ true, 'c', 1, 3, "rwm" }, { true, 'c', 1, 5, "rwm" }, { true, 'c', 1, 7, "rwm" },
+		{ true, 'c', 1, 8, "rwm" }, { true, 'c', 1, 9, "rwm" }, { true, 'c', 5, 0, "rwm" },
+		{ true, 'c', 5, 1, "rwm" }, { true, 'c', 136, -1, "rwm" }, { true, 'c', 5, 2, "rwm" },
+		{ true, 'c', 10, 200, "rwm" },
+	};
+	struct spec_linux *l = cfg->linux_;
+	if (!l->resources) {
+		l->resources = calloc(1, sizeof(*l->resources));
+		if (!l->resources)
+			return -ENOMEM;
+	}
+	struct spec_resources *r = l->resources;
+	size_t extra = l->n_devices + ARRAY_SIZE(defaults);
+	struct spec_res_device *d = realloc(r->devices, (r->n_devices + extra) * sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	r->devices = d;
+	for (size_t i = 0; i < l->n_devices; i++) {
+		const struct spec_device *dev = &l->devices[i];
+		if (dev->type == 'p')
+			continue;
+		struct spec_res_device *n = &d[r->n_devices++];
+		memset(n, 0, sizeof(*n));
+		n->allow = true;
+		n->type = dev->type == 'b' ? 'b' : 'c';
+		n->major = dev->major;
+		n->minor = dev->minor;
+		strcpy(n->access, "rwm");
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(defaults); i++)
+		d[r->n_devices++] = defaults[i];
+	return 0;
+}
+
 static int write_pid_file(const char *path, pid_t pid, struct berth_error *err)
 {
 	if (!path)
@@ -325,6 +367,10 @@ static int do_create(const struct rt_context *ctx, const struct rt_create_opts *
 		goto fail;
 	}
 
+	if ((r = add_default_device_rules(cfg)) < 0) {
+		r = berth_err(err, -r, "out of memory");
+		goto fail;
+	}
 	r = cgroup_manager_new(NULL, cfg->linux_->cgroups_path, o->id, ctx->systemd_cgroup, &cg, err);
 	if (r < 0)
 		goto fail;

@@ -128,6 +128,12 @@ static int setup_process(struct rt_launch *l, int procfd, pid_t host_pid, const 
 		return r;
 	if ((r = linux_process_set_scheduling(p, l->cfg->linux_, err)) < 0)
 		return r;
+	/* execCPUAffinity.final applies once the process is in the container's
+	 * cgroup, which it is by now (the runtime moved stage 1 there). */
+	if (p->exec_cpu_affinity_final &&
+	    (r = linux_process_set_cpu_affinity(0, p->exec_cpu_affinity_final, "process.execCPUAffinity.final",
+						err)) < 0)
+		return r;
 	if ((r = linux_process_set_lsm_labels(procfd, p, err)) < 0)
 		return r;
 	/* Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: do it
@@ -333,6 +339,35 @@ fail:
 	_exit(1);
 }
 
+static int cmp_int(const void *a, const void *b)
+{
+	return *(const int *) a - *(const int *) b;
+}
+
+/* Close every fd this child inherited from the runtime except stdio, the
+ * caller's preserved fds and the ones it was handed on purpose: the state
+ * directory (which carries the container's flock) and the cgroup dirs must
+ * never reach the container, not even while it waits.  The --log file stays
+ * (O_CLOEXEC) so setup warnings are still recorded. */
+static void close_inherited_fds(struct rt_launch *l)
+{
+	int keep[8];
+	size_t n = 0;
+	int candidates[] = { l->sync_fd, l->start_listen_fd, l->console_fd, l->seccomp_listener_fd,
+			     l->target_pidfd, berth_log_fd() };
+	for (size_t i = 0; i < ARRAY_SIZE(candidates); i++)
+		if (candidates[i] >= 3 + l->preserve_fds)
+			keep[n++] = candidates[i];
+	qsort(keep, n, sizeof(int), cmp_int);
+	unsigned int from = 3 + (unsigned int) l->preserve_fds;
+	for (size_t i = 0; i < n; i++) {
+		if ((unsigned int) keep[i] > from)
+			syscall(SYS_close_range, from, (unsigned int) keep[i] - 1, 0);
+		from = (unsigned int) keep[i] + 1;
+	}
+	syscall(SYS_close_range, from, ~0U, 0);
+}
+
 static pid_t clone_parent(void)
 {
 	/* fork() that makes the child our sibling: the runtime, not stage 1,
@@ -349,6 +384,7 @@ int rt_init_stage1(struct rt_launch *l)
 	if (!m)
 		return 1;
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	close_inherited_fds(l);
 	if ((r = sync_expect(l->sync_fd, SYNC_GO, m, &err)) < 0)
 		goto fail;
 	/* Nothing in the container's namespaces may open /proc/<pid>/exe of a
