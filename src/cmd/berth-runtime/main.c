@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "core/log.h"
 #include "core/fs.h"
+#include "linux/cgroup.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -148,8 +149,12 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (strcmp(commands[i].name, name) != 0)
 			continue;
-		if (commands[i].seal && cli_seal_self(argv) != 0)
-			return 1;
+		if (commands[i].seal) {
+			if (cli_seal_self(argv) != 0)
+				return 1;
+			/* Only in the sealed process: execve would wait for it. */
+			cgroup_prewarm_migration();
+		}
 		int sub_argc = argc - optind;
 		char **sub_argv = argv + optind;
 		optind = 0; /* full reset of getopt for the command's own flags */

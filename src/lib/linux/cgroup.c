@@ -13,6 +13,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <linux/magic.h>
 #include <time.h>
 #include <unistd.h>
@@ -1535,4 +1537,70 @@ out:
 	cgroup_manager_free(m);
 	json_decref(o);
 	return rc;
+}
+
+/* The procs file of this process's own cgroup in one mounted hierarchy:
+ * the v2 one ("0::/path", at /sys/fs/cgroup or /sys/fs/cgroup/unified),
+ * else the v1 pids hierarchy. */
+static int own_procs_path(char *out, size_t len)
+{
+	_cleanup_free_ char *buf = NULL;
+	if (berth_read_file("/proc/self/cgroup", &buf, NULL) < 0)
+		return -1;
+	const char *v2 = NULL, *pids = NULL;
+	for (char *line = buf; line && *line;) {
+		char *nl = strchr(line, '\n');
+		if (nl)
+			*nl = '\0';
+		if (!strncmp(line, "0::", 3))
+			v2 = line + 3;
+		else {
+			char *c = strchr(line, ':');
+			char *p = c ? strchr(c + 1, ':') : NULL;
+			if (p && (size_t) (p - c - 1) == 4 && !strncmp(c + 1, "pids", 4))
+				pids = p + 1;
+		}
+		line = nl ? nl + 1 : NULL;
+	}
+	struct stat st;
+	if (v2) {
+		if (stat("/sys/fs/cgroup/unified/cgroup.procs", &st) == 0)
+			snprintf(out, len, "/sys/fs/cgroup/unified%s/cgroup.procs", v2);
+		else
+			snprintf(out, len, "/sys/fs/cgroup%s/cgroup.procs", v2);
+		if (stat(out, &st) == 0)
+			return 0;
+	}
+	if (pids) {
+		snprintf(out, len, "/sys/fs/cgroup/pids%s/cgroup.procs", pids);
+		if (stat(out, &st) == 0)
+			return 0;
+	}
+	return -1;
+}
+
+void cgroup_prewarm_migration(void)
+{
+	char path[PATH_MAX];
+	if (own_procs_path(path, sizeof(path)) < 0)
+		return;
+	pid_t child = fork();
+	if (child < 0)
+		return;
+	if (child == 0) {
+		/* Double fork: the runtime reaps the child at once and never
+		 * waits for the grandchild, which holds none of our fds (so no
+		 * pipe of the caller stays open while it sleeps in the kernel). */
+		if (fork() != 0)
+			_exit(0);
+		syscall(SYS_close_range, 0U, ~0U, 0U);
+		int fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			(void) !write(fd, "0\n", 2);
+			close(fd);
+		}
+		_exit(0);
+	}
+	while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
+		;
 }

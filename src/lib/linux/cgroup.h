@@ -105,4 +105,14 @@ enum cgroup_mode cgroup_manager_mode(const struct cgroup_manager *m);
 const char *cgroup_manager_dir(const struct cgroup_manager *m, const char *controller);
 void cgroup_manager_free(struct cgroup_manager *m);
 
+/* Moving a process between cgroups takes the kernel's global
+ * cgroup_threadgroup_rwsem for writing, and the first writer after a quiet
+ * spell waits for a whole RCU grace period (15-25 ms on this kind of host):
+ * most of a container start.  This starts that grace period early, from a
+ * throwaway grandchild that "moves" itself into the cgroup it is already in
+ * (a no-op for the kernel's accounting), so it elapses while the runtime
+ * parses the config and builds namespaces; the real migration later finds
+ * it passed or nearly so.  Best effort: failures are silent. */
+void cgroup_prewarm_migration(void);
+
 #endif

@@ -317,7 +317,9 @@ static int cloexec_range(unsigned lo, unsigned hi)
 		return 0;
 	if (close_range(lo, hi, CLOSE_RANGE_CLOEXEC) == 0)
 		return 0;
-	if (errno != ENOSYS && errno != EINVAL)
+	/* ENOSYS/EINVAL: old kernel; EPERM: a seccomp filter without
+	 * close_range.  fcntl does the same job one fd at a time. */
+	if (errno != ENOSYS && errno != EINVAL && errno != EPERM)
 		return -errno;
 	struct rlimit rl;
 	unsigned long top = 1UL << 20;
@@ -355,9 +357,11 @@ int linux_process_cloexec_fds(int preserve_fds, const int *keep, size_t n_keep)
 	for (size_t i = 0; i < n_keep; i++) {
 		if (sorted[i] < 0 || (unsigned) sorted[i] < cursor)
 			continue;
-		int r = cloexec_range(cursor, (unsigned) sorted[i] - 1);
-		if (r < 0)
-			return r;
+		if ((unsigned) sorted[i] > cursor) {
+			int r = cloexec_range(cursor, (unsigned) sorted[i] - 1);
+			if (r < 0)
+				return r;
+		}
 		cursor = (unsigned) sorted[i] + 1;
 	}
 	return cloexec_range(cursor, ~0U);

@@ -136,6 +136,11 @@ static int setup_process(struct rt_launch *l, int procfd, pid_t host_pid, const 
 		return r;
 	if ((r = linux_process_set_lsm_labels(procfd, p, err)) < 0)
 		return r;
+	/* Every fd the container must not inherit gets close-on-exec now, before
+	 * a seccomp profile (which may not allow close_range) is loaded.  Our
+	 * own fds are all O_CLOEXEC already and stay usable until execve. */
+	if ((r = linux_process_cloexec_fds(l->preserve_fds, NULL, 0)) < 0)
+		return berth_errno(err, -r, "mark inherited file descriptors close-on-exec");
 	/* Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: do it
 	 * while we still hold it. */
 	if (l->seccomp && !p->no_new_privileges) {
@@ -170,9 +175,6 @@ static _Noreturn void exec_process(struct rt_launch *l, int report_fd, const cha
 		if (r == 0)
 			r = send_notify_fd(l, nfd, host_pid, state_json, &err);
 	}
-	int keep[1] = { report_fd };
-	if (r == 0)
-		r = linux_process_cloexec_fds(l->preserve_fds, keep, report_fd >= 0 ? 1 : 0);
 	if (r == 0) {
 		execve(exe, p->args, p->env ? p->env : (char *[]){ NULL });
 		berth_errno(&err, errno, "exec %s", exe);
