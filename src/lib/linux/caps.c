@@ -100,10 +100,18 @@ int linux_caps_apply(const struct spec_capabilities *c, bool has, struct berth_e
 	uint64_t cur_eff = 0, cur_prm = 0, cur_inh = 0;
 	if (cap_get(&cur_eff, &cur_prm, &cur_inh) < 0)
 		return berth_errno(err, errno, "process.capabilities: capget");
-	if (prm & ~cur_prm)
-		return berth_err(err, EPERM,
-				 "process.capabilities.permitted: %s is not held by the runtime on this host",
-				 cap_label(first_bit(prm & ~cur_prm), buf, sizeof(buf)));
+	/* runtime-spec: capabilities that cannot be granted (the runtime runs
+	 * without them, e.g. no CAP_SYS_RESOURCE here) MUST be logged as a
+	 * warning and SHOULD NOT fail the container. */
+	uint64_t missing = (prm | eff | amb) & ~cur_prm;
+	for (int cap = first_bit(missing); cap >= 0; cap = first_bit(missing)) {
+		log_warn("process.capabilities: %s is not held by the runtime on this host; the container "
+			 "runs without it", cap_label(cap, buf, sizeof(buf)));
+		missing &= ~((uint64_t) 1 << cap);
+	}
+	prm &= cur_prm;
+	eff &= cur_prm;
+	amb &= cur_prm;
 	if (eff & ~prm)
 		return berth_err(err, EPERM,
 				 "process.capabilities.effective: %s is not in process.capabilities.permitted",

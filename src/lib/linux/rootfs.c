@@ -1231,8 +1231,11 @@ static int mount_entry(struct mctx *c, size_t idx, const struct spec_mount *m, s
 			return berth_err(err, EINVAL, "sync, dirsync, lazytime, mand and iversion change the source filesystem and cannot be used on a bind mount");
 		if (m->tmpcopyup)
 			return berth_err(err, EINVAL, "tmpcopyup is only valid for tmpfs");
+		/* The kernel ignores filesystem data on a bind mount (so does
+		 * runc); say so rather than fail a config that works elsewhere. */
 		if (m->data)
-			return berth_err(err, EINVAL, "filesystem options \"%s\" have no meaning for a bind mount", m->data);
+			log_warn("mounts[%zu] (%s): filesystem options \"%s\" have no effect on a bind mount",
+				 idx, m->destination, m->data);
 		return do_bind(c, &r, c->rootfd, m->destination, NULL, err);
 	}
 	if (!type)
@@ -1356,6 +1359,10 @@ int linux_rootfs_prepare_with(const struct spec_config *cfg, const char *rootfs,
 
 	const struct spec_linux *lx = cfg->linux_;
 	unsigned long prop = (lx && lx->has_rootfs_propagation) ? lx->rootfs_propagation : MS_SLAVE | MS_REC;
+	/* An unbindable tree cannot be bind-mounted onto itself: keep it a
+	 * slave until finalize applies the requested propagation to "/". */
+	if (prop & MS_UNBINDABLE)
+		prop = MS_SLAVE | MS_REC;
 	if (mount(NULL, "/", NULL, prop, NULL) < 0)
 		return berth_errno(err, errno, "linux.rootfsPropagation: make / %s", propagation_name(prop));
 	int r = make_parent_private(real, err);

@@ -8,6 +8,7 @@
 #include "core/sock.h"
 #include "linux/cgroup.h"
 #include "linux/hooks.h"
+#include "linux/idmap.h"
 #include "linux/namespaces.h"
 #include "linux/procfs.h"
 #include "linux/seccomp.h"
@@ -185,9 +186,6 @@ static int check_config(const struct spec_config *cfg, const struct rt_create_op
 		return berth_err(err, EINVAL, "process: missing: the container has nothing to run");
 	if (!cfg->linux_)
 		return berth_err(err, EINVAL, "linux: missing: berth-runtime runs Linux containers only");
-	const struct spec_namespace *mnt = spec_config_namespace(cfg, CLONE_NEWNS);
-	if (!mnt)
-		return berth_err(err, EINVAL, "linux.namespaces: a mount namespace is required");
 	if ((cfg->hostname && *cfg->hostname) || (cfg->domainname && *cfg->domainname)) {
 		if (!spec_config_namespace(cfg, CLONE_NEWUTS))
 			return berth_err(err, EINVAL, "%s: cannot be set without a private UTS namespace",
@@ -329,6 +327,16 @@ static int do_create(const struct rt_context *ctx, const struct rt_create_opts *
 	}
 	if ((r = spec_config_parse(config_text, config_len, "config.json", &cfg, err)) < 0)
 		return r;
+	/* Rootless decisions (user namespace, default mappings) land in the
+	 * config text itself, so the saved config shows them. */
+	if ((r = linux_idmap_settle_config(cfg, geteuid() != 0, geteuid(), getegid(), &config_text, &config_len,
+					   err)) < 0)
+		return r;
+	if (r > 0) {
+		spec_config_free(steal_ptr(cfg));
+		if ((r = spec_config_parse(config_text, config_len, "config.json", &cfg, err)) < 0)
+			return r;
+	}
 	{
 		char joined[PATH_MAX * 2];
 		if (cfg->root_path[0] == '/')
@@ -486,7 +494,7 @@ static int do_create(const struct rt_context *ctx, const struct rt_create_opts *
 				r = procfd;
 				goto fail;
 			}
-			if ((r = linux_ns_write_id_maps(procfd, stage1, cfg->linux_, err)) < 0)
+			if ((r = linux_idmap_write(procfd, stage1, cfg->linux_, geteuid() == 0, err)) < 0)
 				goto fail;
 			sync_send(sv[0], SYNC_USERNS_MAPPED, 0, NULL);
 		} else if (m->type == SYNC_CHILD_PID) {

@@ -119,7 +119,8 @@ static int setup_process(struct rt_launch *l, int procfd, pid_t host_pid, const 
 		}
 		if (r < 0)
 			return r;
-		if (!l->is_exec && (r = linux_rootfs_bind_console(slave, err)) < 0)
+		if (!l->is_exec && spec_config_namespace(l->cfg, CLONE_NEWNS) &&
+		    (r = linux_rootfs_bind_console(slave, err)) < 0)
 			return r;
 		if ((r = linux_terminal_make_controlling(slave, err)) < 0)
 			return r;
@@ -136,6 +137,15 @@ static int setup_process(struct rt_launch *l, int procfd, pid_t host_pid, const 
 		return r;
 	if ((r = linux_process_set_lsm_labels(procfd, p, err)) < 0)
 		return r;
+	/* The cwd check (CVE-2024-21626: the cwd must be inside the root) runs
+	 * before a seccomp profile can deny getcwd; after the user switch the
+	 * process enters the cwd again, so the kernel checks its permissions,
+	 * and we make sure it is the same directory we checked. */
+	if ((r = linux_process_chdir_checked(p->cwd, err)) < 0)
+		return r;
+	struct stat cwd_st;
+	if (stat(".", &cwd_st) < 0)
+		return berth_errno(err, errno, "process.cwd %s", p->cwd);
 	/* Every fd the container must not inherit gets close-on-exec now, before
 	 * a seccomp profile (which may not allow close_range) is loaded.  Our
 	 * own fds are all O_CLOEXEC already and stay usable until execve. */
@@ -156,8 +166,13 @@ static int setup_process(struct rt_launch *l, int procfd, pid_t host_pid, const 
 		return r;
 	if ((r = linux_caps_apply(&p->caps, p->has_capabilities, err)) < 0)
 		return r;
-	if ((r = linux_process_chdir_checked(p->cwd, err)) < 0)
-		return r;
+	struct stat again;
+	if (chdir(p->cwd) < 0)
+		return berth_errno(err, errno, "process.cwd %s", p->cwd);
+	if (stat(".", &again) < 0)
+		return berth_errno(err, errno, "process.cwd %s", p->cwd);
+	if (again.st_dev != cwd_st.st_dev || again.st_ino != cwd_st.st_ino)
+		return berth_err(err, EPERM, "process.cwd %s changed while the container was being set up", p->cwd);
 	return resolve_executable(p, exe, exe_len, err);
 }
 
@@ -215,7 +230,16 @@ static _Noreturn void init_container(struct rt_launch *l)
 		goto fail;
 	host_pid = m->value;
 
-	if ((r = linux_rootfs_prepare(cfg, l->rootfs, &err)) < 0)
+	/* runtime-spec: a namespace type left out is inherited from the
+	 * runtime.  Without a mount namespace of its own the container must not
+	 * mount anything (it would land on the host), so it only gets root.path
+	 * as its root directory. */
+	bool own_mount_ns = spec_config_namespace(cfg, CLONE_NEWNS) != NULL;
+	if (!own_mount_ns && (cfg->n_mounts || (cfg->linux_ && (cfg->linux_->n_masked_paths ||
+								   cfg->linux_->n_readonly_paths))))
+		log_warn("linux.namespaces has no mount namespace: the container shares the runtime's, so "
+			 "its mounts, masked and read-only paths are not applied");
+	if (own_mount_ns && (r = linux_rootfs_prepare(cfg, l->rootfs, &err)) < 0)
 		goto fail;
 	if ((r = sync_send(l->sync_fd, SYNC_RUN_HOOKS, 0, NULL)) < 0 ||
 	    (r = sync_expect(l->sync_fd, SYNC_HOOKS_DONE, m, &err)) < 0)
@@ -224,8 +248,13 @@ static _Noreturn void init_container(struct rt_launch *l)
 	if ((r = linux_hooks_run(cfg->hooks[SPEC_HOOK_CREATE_CONTAINER], cfg->n_hooks[SPEC_HOOK_CREATE_CONTAINER],
 				 "createContainer", state_json, &err)) < 0)
 		goto fail;
-	if ((r = linux_rootfs_pivot(l->rootfs, l->no_pivot, &err)) < 0)
+	if (own_mount_ns) {
+		if ((r = linux_rootfs_pivot(l->rootfs, l->no_pivot, &err)) < 0)
+			goto fail;
+	} else if (chroot(l->rootfs) < 0 || chdir("/") < 0) {
+		r = berth_errno(&err, errno, "root.path %s: chroot", l->rootfs);
 		goto fail;
+	}
 	{
 		_cleanup_close_ int rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
 		if (rootfd < 0) {
@@ -239,7 +268,7 @@ static _Noreturn void init_container(struct rt_launch *l)
 		}
 		close(cfd);
 	}
-	if ((r = linux_rootfs_finalize(cfg, &err)) < 0)
+	if (own_mount_ns && (r = linux_rootfs_finalize(cfg, &err)) < 0)
 		goto fail;
 	if (cfg->hostname && sethostname(cfg->hostname, strlen(cfg->hostname)) < 0) {
 		r = berth_errno(&err, errno, "hostname %s", cfg->hostname);
@@ -407,13 +436,21 @@ int rt_init_stage1(struct rt_launch *l)
 		flags = linux_ns_new_flags(l->cfg);
 	}
 	if (flags & CLONE_NEWUSER) {
+		/* A non-dumpable process's /proc files are root's: an unprivileged
+		 * runtime could not write our maps, nor would newuidmap (which
+		 * checks the owner) agree to.  Dumpable only while being mapped. */
+		bool unprivileged = geteuid() != 0;
 		if (unshare(CLONE_NEWUSER) < 0) {
 			r = berth_errno(&err, errno, "create user namespace");
 			goto fail;
 		}
+		if (unprivileged)
+			prctl(PR_SET_DUMPABLE, 1);
 		if ((r = sync_send(l->sync_fd, SYNC_USERNS_READY, 0, NULL)) < 0 ||
 		    (r = sync_expect(l->sync_fd, SYNC_USERNS_MAPPED, m, &err)) < 0)
 			goto fail;
+		if (unprivileged)
+			prctl(PR_SET_DUMPABLE, 0);
 		/* Become the namespace's root where it is mapped; if it is not,
 		 * the process user set later decides. */
 		if (setresgid(0, 0, 0) < 0 && errno != EINVAL) {
