@@ -112,22 +112,30 @@ int linux_caps_apply(const struct spec_capabilities *c, bool has, struct berth_e
 	prm &= cur_prm;
 	eff &= cur_prm;
 	amb &= cur_prm;
-	if (eff & ~prm)
-		return berth_err(err, EPERM,
-				 "process.capabilities.effective: %s is not in process.capabilities.permitted",
-				 cap_label(first_bit(eff & ~prm), buf, sizeof(buf)));
+	/* The kernel cannot grant these combinations either; the runtime-spec
+	 * asks for a warning, not a failure (runc drops them silently). */
 	uint64_t bnd = 0;
 	for (int cap = 0; cap <= last; cap++)
 		if (prctl(PR_CAPBSET_READ, (unsigned long) cap, 0, 0, 0) == 1)
 			bnd |= (uint64_t) 1 << cap;
-	if (inh & ~(cur_inh | bnd))
-		return berth_err(err, EPERM,
-				 "process.capabilities.inheritable: %s is not in the bounding set",
-				 cap_label(first_bit(inh & ~(cur_inh | bnd)), buf, sizeof(buf)));
-	if (amb & ~(prm & inh))
-		return berth_err(err, EPERM,
-				 "process.capabilities.ambient: %s must be in both permitted and inheritable",
-				 cap_label(first_bit(amb & ~(prm & inh)), buf, sizeof(buf)));
+	struct {
+		uint64_t *set;
+		const char *what;
+	} rules[] = {
+		{ &eff, "process.capabilities.effective: %s is not in permitted; not granted" },
+		{ &inh, "process.capabilities.inheritable: %s is not in the bounding set; not granted" },
+		{ &amb, "process.capabilities.ambient: %s is not both permitted and inheritable; not raised" },
+	};
+	for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
+		/* in order: ambient depends on the trimmed inheritable set */
+		uint64_t allowed = i == 0 ? prm : i == 1 ? (cur_inh | bnd) : (prm & inh);
+		uint64_t bad = *rules[i].set & ~allowed;
+		for (int cap = first_bit(bad); cap >= 0; cap = first_bit(bad)) {
+			log_warn(rules[i].what, cap_label(cap, buf, sizeof(buf)));
+			bad &= ~((uint64_t) 1 << cap);
+		}
+		*rules[i].set &= allowed;
+	}
 
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
 	struct __user_cap_data_struct d[2] = {

@@ -1389,8 +1389,16 @@ int linux_rootfs_prepare_with(const struct spec_config *cfg, const char *rootfs,
 			log_debug("linux.mountLabel %s: SELinux is not active, not labelling mounts", lx->mount_label);
 	}
 
-	for (size_t i = 0; i < cfg->n_mounts && r == 0; i++)
+	bool cgroup_ready = !(opts && opts->before_cgroup_mount);
+	for (size_t i = 0; i < cfg->n_mounts && r == 0; i++) {
+		const char *type = cfg->mounts[i].type;
+		if (!cgroup_ready && type && (!strcmp(type, "cgroup") || !strcmp(type, "cgroup2"))) {
+			cgroup_ready = true;
+			if ((r = opts->before_cgroup_mount(opts->arg, err)) < 0)
+				break;
+		}
 		r = mount_one(&c, i, &cfg->mounts[i], err);
+	}
 	cg_layout_free(c.cg);
 	if (r < 0)
 		return r;

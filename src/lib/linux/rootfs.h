@@ -31,6 +31,12 @@ struct linux_rootfs_options {
 	 * kernels take).  Recursive attributes and idmapped mounts still need
 	 * mount_setattr(2) and fail with a clear error without it. */
 	bool legacy_mount_api;
+	/* Called once, right before the first cgroup/cgroup2 mount: the
+	 * runtime moves the process into its cgroups (and unshares the cgroup
+	 * namespace) while the other mounts are made, and must be done by the
+	 * time a cgroup mount reads /proc/self/cgroup.  May be NULL. */
+	int (*before_cgroup_mount)(void *arg, struct berth_error *err);
+	void *arg;
 };
 
 /* Before pivot: make "/" MS_SLAVE|MS_REC (or linux.rootfsPropagation when

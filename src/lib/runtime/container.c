@@ -454,8 +454,6 @@ static int do_create(const struct rt_context *ctx, const struct rt_create_opts *
 	close(sv[1]);
 	sv[1] = -1;
 
-	if (cg && (r = cgroup_enter(cg, stage1, err)) < 0)
-		goto fail;
 	if ((r = sync_send(sv[0], SYNC_GO, 0, NULL)) < 0) {
 		r = berth_errno(err, -r, "container setup");
 		goto fail;
@@ -506,6 +504,10 @@ static int do_create(const struct rt_context *ctx, const struct rt_create_opts *
 			st.pid = init_pid;
 			st.pid_start = rt_pid_start_time(init_pid, NULL);
 			sync_send(sv[0], SYNC_INIT_PID, init_pid, NULL);
+			/* The init builds its rootfs meanwhile (see init.c). */
+			if (cg && (r = cgroup_enter(cg, init_pid, err)) < 0)
+				goto fail;
+			sync_send(sv[0], SYNC_CGROUP_DONE, 0, NULL);
 		} else if (m->type == SYNC_RUN_HOOKS) {
 			_cleanup_free_ char *hs = hook_state_json(&st, "creating");
 			if ((r = run_hooks_host(cfg, SPEC_HOOK_PRESTART, hs, err)) < 0 ||
@@ -981,8 +983,6 @@ int rt_exec(const struct rt_context *ctx, const struct rt_exec_opts *o, int *exi
 	}
 	close(sv[1]);
 	sv[1] = -1;
-	if (h.cg && (r = cgroup_enter(h.cg, stage1, err)) < 0)
-		goto out;
 	sync_send(sv[0], SYNC_GO, 0, NULL);
 	struct sync_msg *m = malloc(sizeof(*m));
 	if (!m) {
@@ -1009,6 +1009,9 @@ int rt_exec(const struct rt_context *ctx, const struct rt_exec_opts *o, int *exi
 			stage1 = -1;
 			_cleanup_free_ char *hs = hook_state_json(&h.st, status);
 			sync_send(sv[0], SYNC_INIT_PID, pid, hs);
+			if (h.cg && (r = cgroup_enter(h.cg, pid, err)) < 0)
+				break;
+			sync_send(sv[0], SYNC_CGROUP_DONE, 0, NULL);
 		} else if (m->type == SYNC_PTY_MASTER) {
 			pty_master = pfd;
 			pfd = -1;

@@ -211,6 +211,34 @@ static int join_session_keyring(const char *id, struct berth_error *err)
 	return 0;
 }
 
+struct cgroup_wait {
+	struct rt_launch *l;
+	bool done;
+};
+
+/* The runtime moves the init into the container's cgroups while the init
+ * builds its root filesystem (the move waits for an RCU grace period in the
+ * kernel); this waits for that to be done, then enters a new cgroup
+ * namespace rooted at the container's cgroup when the config asks for one. */
+static int wait_for_cgroup(void *arg, struct berth_error *err)
+{
+	struct cgroup_wait *w = arg;
+	if (w->done)
+		return 0;
+	w->done = true;
+	struct sync_msg *m = malloc(sizeof(*m));
+	if (!m)
+		return berth_err(err, ENOMEM, "out of memory");
+	int r = sync_expect(w->l->sync_fd, SYNC_CGROUP_DONE, m, err);
+	free(m);
+	if (r < 0)
+		return r;
+	const struct spec_namespace *cgns = spec_config_namespace(w->l->cfg, CLONE_NEWCGROUP);
+	if (!w->l->is_exec && cgns && !cgns->path && unshare(CLONE_NEWCGROUP) < 0)
+		return berth_errno(err, errno, "create cgroup namespace");
+	return 0;
+}
+
 /* The container's init: returns only by exec'ing the user's program. */
 static _Noreturn void init_container(struct rt_launch *l)
 {
@@ -239,7 +267,11 @@ static _Noreturn void init_container(struct rt_launch *l)
 								   cfg->linux_->n_readonly_paths))))
 		log_warn("linux.namespaces has no mount namespace: the container shares the runtime's, so "
 			 "its mounts, masked and read-only paths are not applied");
-	if (own_mount_ns && (r = linux_rootfs_prepare(cfg, l->rootfs, &err)) < 0)
+	struct cgroup_wait cw = { l, false };
+	struct linux_rootfs_options ropts = { .before_cgroup_mount = wait_for_cgroup, .arg = &cw };
+	if (own_mount_ns && (r = linux_rootfs_prepare_with(cfg, l->rootfs, &ropts, &err)) < 0)
+		goto fail;
+	if ((r = wait_for_cgroup(&cw, &err)) < 0)
 		goto fail;
 	if ((r = sync_send(l->sync_fd, SYNC_RUN_HOOKS, 0, NULL)) < 0 ||
 	    (r = sync_expect(l->sync_fd, SYNC_HOOKS_DONE, m, &err)) < 0)
@@ -355,6 +387,9 @@ static _Noreturn void init_exec(struct rt_launch *l)
 	if (l->process->has_oom_score_adj &&
 	    (r = linux_set_oom_score_adj(procfd, l->process->oom_score_adj, &err)) < 0)
 		goto fail;
+	struct cgroup_wait cw = { l, false };
+	if ((r = wait_for_cgroup(&cw, &err)) < 0)
+		goto fail;
 	if ((r = setup_process(l, procfd, host_pid, m->text, exe, sizeof(exe), &err)) < 0)
 		goto fail;
 	close(procfd);
@@ -433,7 +468,9 @@ int rt_init_stage1(struct rt_launch *l)
 	} else {
 		if ((r = linux_ns_join_paths(l->cfg, &err)) < 0)
 			goto fail;
-		flags = linux_ns_new_flags(l->cfg);
+		/* The cgroup namespace is created by the init itself once it is in
+		 * the container's cgroups (see wait_for_cgroup). */
+		flags = linux_ns_new_flags(l->cfg) & ~CLONE_NEWCGROUP;
 	}
 	if (flags & CLONE_NEWUSER) {
 		/* A non-dumpable process's /proc files are root's: an unprivileged

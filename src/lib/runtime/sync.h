@@ -25,6 +25,7 @@ enum sync_type {
 	SYNC_READY,             /* init -> parent: created, waiting for start */
 	SYNC_ERROR,             /* either way: text = error message, value = errno */
 	SYNC_START,             /* start -> init (over the start socket) */
+	SYNC_CGROUP_DONE,       /* parent -> init: you are in the container's cgroups */
 };
 
 #define SYNC_TEXT_MAX 65536
