@@ -775,7 +775,8 @@ int rt_list(const struct rt_context *ctx, json_t **out, struct berth_error *err)
 		ids = ni;
 		ids[n++] = strdup(de->d_name);
 	}
-	qsort(ids, n, sizeof(*ids), cmp_str);
+	if (n)
+		qsort(ids, n, sizeof(*ids), cmp_str);
 	for (size_t i = 0; i < n; i++) {
 		json_t *o = NULL;
 		struct berth_error e = { 0 };
