@@ -417,3 +417,95 @@ assert_nothing_left() {
 	leaks=$(find_leaks "$@")
 	[ -z "$leaks" ] || fail "left behind:" "$leaks"
 }
+
+# ================================================================ cgroups, seccomp, exec
+# Helpers for cgroups.bats, seccomp.bats and exec.bats.
+
+# Start this test's container (created from the current config) and wait
+# until its script has written /host/ready: start_ready [create flags...]
+start_ready() {
+	rt_create "$@"
+	assert_status 0 || return 1
+	run rt start "$ID"
+	assert_status 0 || return 1
+	wait_file "$HOSTDIR/ready"
+}
+
+# The host directory of PID's cgroup in one hierarchy: cg_dir PID CONTROLLER
+# CONTROLLER is a v1 controller (memory, cpu, pids, ...), "name=systemd", or
+# "unified" for the cgroup2 hierarchy.  Read from /proc/PID/cgroup, so it is
+# where the process really is, whatever path the runtime chose.
+cg_dir() {
+	local pid=$1 want=$2 line rest ctrls path c
+	while IFS= read -r line; do
+		rest=${line#*:}
+		ctrls=${rest%%:*}
+		path=${rest#*:}
+		if [ "$want" = unified ]; then
+			if [ -z "$ctrls" ]; then
+				if mountpoint -q /sys/fs/cgroup/unified; then
+					echo "/sys/fs/cgroup/unified$path"
+				else
+					echo "/sys/fs/cgroup$path"
+				fi
+				return 0
+			fi
+			continue
+		fi
+		local IFS=,
+		for c in $ctrls; do
+			if [ "$c" = "$want" ]; then
+				echo "/sys/fs/cgroup/${want#name=}$path"
+				return 0
+			fi
+		done
+	done <"/proc/$pid/cgroup"
+	fail "pid $pid is in no $want cgroup"
+}
+
+# One cgroup file of a process: cg_read PID CONTROLLER FILE
+cg_read() {
+	local dir
+	dir=$(cg_dir "$1" "$2") || return 1
+	cat "$dir/$3"
+}
+
+# Every cgroup directory PID is in whose path names container ID, one a line:
+# cg_dirs_of PID ID
+cg_dirs_of() {
+	local line rest ctrls path
+	while IFS= read -r line; do
+		rest=${line#*:}
+		ctrls=${rest%%:*}
+		path=${rest#*:}
+		[[ "$path" == *"$2"* ]] || continue
+		if [ -z "$ctrls" ]; then
+			cg_dir "$1" unified
+		else
+			cg_dir "$1" "${ctrls%%,*}"
+		fi
+	done <"/proc/$1/cgroup"
+}
+
+# Poll until a file's content differs from a value: wait_change PATH OLD [SECONDS]
+wait_change() {
+	local deadline=$((SECONDS + ${3:-$WAIT_TIMEOUT})) now
+	while :; do
+		now=$(cat "$1" 2>/dev/null)
+		[ -n "$now" ] && [ "$now" != "$2" ] && return 0
+		if [ "$SECONDS" -ge "$deadline" ]; then
+			echo "# $1 stayed '$2' for ${3:-$WAIT_TIMEOUT}s" >&2
+			return 1
+		fi
+		sleep 0.02
+	done
+}
+
+# Put a seccomp profile (JSON text) into this test's config: set_seccomp JSON
+set_seccomp() {
+	cfg '.linux.seccomp = $s' --argjson s "$1"
+}
+
+# The seccomp agent fixture (tests/fixtures/seccomp-agent.c), built next to
+# console-recv.
+SECCOMP_AGENT=${SECCOMP_AGENT:-$(dirname "$CONSOLE_RECV")/seccomp-agent}
