@@ -87,3 +87,16 @@ expect_error_naming() {
 	touch "$HOSTDIR/go"
 	wait_status "$ID" stopped
 }
+
+@test "berth: linux.intelRdt is refused (not implemented), nothing left behind" {
+	cfg '.linux.intelRdt = {"closID": "grp1"}'
+	expect_error_naming linux.intelRdt
+}
+
+@test "berth: --systemd-cgroup is refused with a clear message, nothing left behind" {
+	run "$RUNTIME" --root "$STATE_ROOT" --systemd-cgroup create --bundle "$BUNDLE" "$ID"
+	assert_failure
+	[[ "$output" == *"systemd"* ]] || fail "error does not mention systemd" "output: $output"
+	[ ! -e "$HOSTDIR/ran" ] || fail "the container process ran"
+	assert_nothing_left "$ID"
+}

@@ -201,6 +201,8 @@ static int check_config(const struct spec_config *cfg, const struct rt_create_op
 		if (!t || t->path)
 			return berth_err(err, EINVAL, "linux.timeOffsets: need a new time namespace");
 	}
+	if (cfg->linux_->has_intel_rdt)
+		return berth_err(err, ENOTSUP, "linux.intelRdt: Intel RDT (resctrl) is not supported by berth-runtime");
 	bool detached = !for_run || o->detach;
 	if (cfg->process->terminal && !o->console_socket && detached)
 		return berth_err(err, EINVAL,
