@@ -9,6 +9,7 @@
 #include "core/log.h"
 #include "core/fs.h"
 #include "linux/cgroup.h"
+#include "linux/selfexec.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -150,10 +151,13 @@ int main(int argc, char **argv)
 		if (strcmp(commands[i].name, name) != 0)
 			continue;
 		if (commands[i].seal) {
+			/* Start the cgroup-migration grace period before anything else
+			 * (it runs in a grandchild, so the re-exec below does not wait
+			 * for it); the sealed copy must not start a second one. */
+			if (!linux_selfexec_is_sealed())
+				cgroup_prewarm_migration();
 			if (cli_seal_self(argv) != 0)
 				return 1;
-			/* Only in the sealed process: execve would wait for it. */
-			cgroup_prewarm_migration();
 		}
 		int sub_argc = argc - optind;
 		char **sub_argv = argv + optind;

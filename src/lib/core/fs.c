@@ -318,7 +318,8 @@ int berth_write_file(const char *path, const char *data, size_t len)
 	return berth_write_file_at(AT_FDCWD, path, data, len);
 }
 
-int berth_write_file_atomic(int dirfd, const char *name, const void *data, size_t len, mode_t mode)
+static int write_replace(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
+			 bool durable)
 {
 	char tmp[NAME_MAX + 1];
 	if (snprintf(tmp, sizeof(tmp), ".%s.tmp.%d", name, (int) getpid()) >= (int) sizeof(tmp))
@@ -327,7 +328,7 @@ int berth_write_file_atomic(int dirfd, const char *name, const void *data, size_
 	if (fd < 0)
 		return -errno;
 	int r = berth_write_all(fd, data, len);
-	if (r == 0 && fsync(fd) < 0)
+	if (r == 0 && durable && fsync(fd) < 0)
 		r = -errno;
 	if (r == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
 		r = -errno;
@@ -335,6 +336,8 @@ int berth_write_file_atomic(int dirfd, const char *name, const void *data, size_
 		unlinkat(dirfd, tmp, 0);
 		return r;
 	}
+	if (!durable)
+		return 0;
 	/* Make the rename itself durable. */
 	if (dirfd == AT_FDCWD) {
 		_cleanup_close_ int d = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -344,6 +347,16 @@ int berth_write_file_atomic(int dirfd, const char *name, const void *data, size_
 		fsync(dirfd);
 	}
 	return 0;
+}
+
+int berth_write_file_atomic(int dirfd, const char *name, const void *data, size_t len, mode_t mode)
+{
+	return write_replace(dirfd, name, data, len, mode, true);
+}
+
+int berth_write_file_replace(int dirfd, const char *name, const void *data, size_t len, mode_t mode)
+{
+	return write_replace(dirfd, name, data, len, mode, false);
 }
 
 int berth_fd_path(int fd, char *buf, size_t len)

@@ -51,6 +51,10 @@ int berth_write_file(const char *path, const char *data, size_t len);
 
 /* Durable atomic replace of dirfd/name with data (see header). */
 int berth_write_file_atomic(int dirfd, const char *name, const void *data, size_t len, mode_t mode);
+/* Atomic but not durable: temp file + rename, no fsync.  For records of
+ * live processes (runtime state, pid files), which mean nothing after a
+ * power loss, where readers must still never see half a file. */
+int berth_write_file_replace(int dirfd, const char *name, const void *data, size_t len, mode_t mode);
 
 /* Write the whole buffer, retrying on EINTR and short writes. */
 int berth_write_all(int fd, const void *data, size_t len);

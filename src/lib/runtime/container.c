@@ -277,7 +277,7 @@ static int write_pid_file(const char *path, pid_t pid, struct berth_error *err)
 	if (dfd < 0)
 		return berth_errno(err, errno, "--pid-file %s", path);
 	int n = snprintf(buf, sizeof(buf), "%d", (int) pid);
-	int r = berth_write_file_atomic(dfd, slash + 1, buf, (size_t) n, 0644);
+	int r = berth_write_file_replace(dfd, slash + 1, buf, (size_t) n, 0644);
 	if (r < 0)
 		return berth_errno(err, -r, "--pid-file %s", path);
 	return 0;
@@ -353,6 +353,7 @@ static int do_create(const struct rt_context *ctx, const struct rt_create_opts *
 	}
 	if ((r = check_config(cfg, o, for_run, err)) < 0)
 		return r;
+	log_debug("create %s: config parsed and checked", o->id);
 
 	if ((rootfd = rt_root_open(ctx->root, true, err)) < 0)
 		return rootfd;
@@ -372,7 +373,7 @@ static int do_create(const struct rt_context *ctx, const struct rt_create_opts *
 	st.no_pivot = o->no_pivot;
 	if ((r = rt_state_write(dirfd, &st, err)) < 0)
 		goto fail;
-	if ((r = berth_write_file_atomic(dirfd, RT_CONFIG_FILE, config_text, config_len, 0600)) < 0) {
+	if ((r = berth_write_file_replace(dirfd, RT_CONFIG_FILE, config_text, config_len, 0600)) < 0) {
 		r = berth_errno(err, -r, "save config of container %s", o->id);
 		goto fail;
 	}
@@ -426,6 +427,7 @@ static int do_create(const struct rt_context *ctx, const struct rt_create_opts *
 		r = berth_errno(err, errno, "socketpair");
 		goto fail;
 	}
+	log_debug("create %s: state, cgroups and sockets ready; forking", o->id);
 
 	struct rt_launch l = {
 		.cfg = cfg,
@@ -507,8 +509,10 @@ static int do_create(const struct rt_context *ctx, const struct rt_create_opts *
 			st.pid_start = rt_pid_start_time(init_pid, NULL);
 			sync_send(sv[0], SYNC_INIT_PID, init_pid, NULL);
 			/* The init builds its rootfs meanwhile (see init.c). */
+			log_debug("create %s: init is pid %d; moving it into its cgroups", o->id, (int) init_pid);
 			if (cg && (r = cgroup_enter(cg, init_pid, err)) < 0)
 				goto fail;
+			log_debug("create %s: init is in its cgroups", o->id);
 			sync_send(sv[0], SYNC_CGROUP_DONE, 0, NULL);
 		} else if (m->type == SYNC_RUN_HOOKS) {
 			_cleanup_free_ char *hs = hook_state_json(&st, "creating");
@@ -530,6 +534,7 @@ static int do_create(const struct rt_context *ctx, const struct rt_create_opts *
 	free(m);
 	m = NULL;
 
+	log_debug("create %s: init ready", o->id);
 	st.status = (char *) "created";
 	if ((r = rt_state_write(dirfd, &st, err)) < 0)
 		goto fail;
@@ -609,6 +614,7 @@ static int start_locked(const struct rt_context *ctx, struct handle *h, struct b
 		return r;
 	}
 	free(m);
+	log_debug("start %s: the process runs", h->st.id);
 	unlinkat(h->dirfd, RT_START_SOCK, 0);
 	free(h->st.status);
 	h->st.status = strdup("running");
@@ -875,6 +881,7 @@ int rt_run(const struct rt_context *ctx, const struct rt_create_opts *o, int *ex
 	if (c.pty_master >= 0)
 		close(c.pty_master);
 	*exit_code = wait_exit_code(status);
+	log_debug("run %s: the process exited (%d)", o->id, *exit_code);
 	if (o->keep)
 		return 0;
 	return rt_delete(ctx, o->id, true, err);

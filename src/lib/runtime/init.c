@@ -273,6 +273,7 @@ static _Noreturn void init_container(struct rt_launch *l)
 		goto fail;
 	if ((r = wait_for_cgroup(&cw, &err)) < 0)
 		goto fail;
+	log_debug("init: root filesystem mounted");
 	if ((r = sync_send(l->sync_fd, SYNC_RUN_HOOKS, 0, NULL)) < 0 ||
 	    (r = sync_expect(l->sync_fd, SYNC_HOOKS_DONE, m, &err)) < 0)
 		goto fail;
@@ -302,6 +303,7 @@ static _Noreturn void init_container(struct rt_launch *l)
 	}
 	if (own_mount_ns && (r = linux_rootfs_finalize(cfg, &err)) < 0)
 		goto fail;
+	log_debug("init: pivoted, masked and read-only paths done");
 	if (cfg->hostname && sethostname(cfg->hostname, strlen(cfg->hostname)) < 0) {
 		r = berth_errno(&err, errno, "hostname %s", cfg->hostname);
 		goto fail;
@@ -326,6 +328,7 @@ static _Noreturn void init_container(struct rt_launch *l)
 	close(procfd);
 	procfd = -1;
 
+	log_debug("init: process set up; waiting for start");
 	/* From here the runtime that created us may exit at any time. */
 	prctl(PR_SET_PDEATHSIG, 0);
 	if ((r = sync_send(l->sync_fd, SYNC_READY, 0, NULL)) < 0)

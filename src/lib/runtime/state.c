@@ -101,7 +101,7 @@ int rt_state_write(int dirfd, const struct rt_state *s, struct berth_error *err)
 	json_decref(o);
 	if (!text)
 		return berth_err(err, ENOMEM, "serialize state");
-	int r = berth_write_file_atomic(dirfd, RT_STATE_FILE, text, strlen(text), 0600);
+	int r = berth_write_file_replace(dirfd, RT_STATE_FILE, text, strlen(text), 0600);
 	if (r < 0)
 		return berth_errno(err, -r, "write state of container %s", s->id);
 	return 0;

@@ -151,7 +151,7 @@ static int get_errno_ret(json_t *obj, const char *key, const char *path,
 	json_t *v = member(obj, key);
 	if (!v)
 		return 0;
-	uint64_t n;
+	uint64_t n = 0;
 	int r = get_u64(v, path, key, 0xffff, &n, err);
 	if (r < 0)
 		return r;
@@ -173,7 +173,7 @@ static int parse_arg(json_t *obj, const char *path, struct spec_seccomp_arg *a,
 	json_t *v = member(obj, "index");
 	if (!v)
 		return berth_err(err, EINVAL, "%s.index: required", path);
-	uint64_t n;
+	uint64_t n = 0;
 	int r = get_u64(v, path, "index", SPEC_SECCOMP_MAX_ARGS - 1, &n, err);
 	if (r < 0)
 		return r;
