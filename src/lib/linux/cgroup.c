@@ -810,7 +810,7 @@ static int apply(struct cgroup_manager *m, const struct spec_resources *r, struc
 			return rc;
 		if (r->cpu.mems && (rc = cg_cpuset_check(m, r->cpu.mems, true, JP ".cpu.mems", err)) < 0)
 			return rc;
-		rc = h->v2 ? cg_v2_cpuset(h, &r->cpu, JP ".cpu", err) : cg_v1_cpuset(h, &r->cpu, JP ".cpu", err);
+		rc = cg_v1_cpuset(h, &r->cpu, JP ".cpu", err);
 		if (rc < 0)
 			return rc;
 	}

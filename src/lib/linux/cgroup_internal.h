@@ -112,6 +112,7 @@ uint64_t cg_blkio_to_io_weight(uint64_t weight);
 int cg_v1_memory(struct cg_hier *h, const struct spec_res_memory *mem, const char *jp,
 		 struct berth_error *err);
 int cg_v1_cpu(struct cg_hier *h, const struct spec_res_cpu *cpu, const char *jp, struct berth_error *err);
+/* cpuset.cpus / cpuset.mems: the same files on v1 and v2. */
 int cg_v1_cpuset(struct cg_hier *h, const struct spec_res_cpu *cpu, const char *jp, struct berth_error *err);
 /* Copy cpuset.cpus/mems from the parent into an empty cpuset at dir. */
 int cg_v1_cpuset_seed(const char *dir, struct berth_error *err);
@@ -131,7 +132,6 @@ int cg_v1_is_frozen(struct cg_hier *h, bool *frozen);
 int cg_v2_memory(struct cg_hier *h, const struct spec_res_memory *mem, const char *jp,
 		 struct berth_error *err);
 int cg_v2_cpu(struct cg_hier *h, const struct spec_res_cpu *cpu, const char *jp, struct berth_error *err);
-int cg_v2_cpuset(struct cg_hier *h, const struct spec_res_cpu *cpu, const char *jp, struct berth_error *err);
 int cg_v2_pids(struct cg_hier *h, int64_t limit, const char *jp, struct berth_error *err);
 int cg_v2_io(struct cg_hier *h, const struct spec_res_block_io *b, const char *jp, struct berth_error *err);
 int cg_v2_hugetlb(struct cg_hier *h, const struct spec_res_hugepage *hp, size_t n, const char *jp,

@@ -151,22 +151,6 @@ int cg_v2_cpu(struct cg_hier *h, const struct spec_res_cpu *cpu, const char *jp,
 	return 0;
 }
 
-int cg_v2_cpuset(struct cg_hier *h, const struct spec_res_cpu *cpu, const char *jp, struct berth_error *err)
-{
-	char p[256];
-	int rc;
-	if (cpu->cpus) {
-		fpath(p, sizeof(p), jp, "cpus");
-		if ((rc = cg_write(h, "cpuset.cpus", cpu->cpus, p, err)) < 0)
-			return rc;
-	}
-	if (cpu->mems) {
-		fpath(p, sizeof(p), jp, "mems");
-		if ((rc = cg_write(h, "cpuset.mems", cpu->mems, p, err)) < 0)
-			return rc;
-	}
-	return 0;
-}
 
 int cg_v2_pids(struct cg_hier *h, int64_t limit, const char *jp, struct berth_error *err)
 {

@@ -1,4 +1,5 @@
 #include "spec/defaults.h"
+#include "core/json.h"
 
 #include <jansson.h>
 #include <stdint.h>
@@ -20,23 +21,13 @@ static const char *const readonly_paths[] = {
 	"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
 };
 
-static json_t *strv(const char *const *v, size_t n)
-{
-	json_t *a = json_array();
-	for (size_t i = 0; a && i < n; i++)
-		if (json_array_append_new(a, json_string(v[i])) < 0) {
-			json_decref(a);
-			return NULL;
-		}
-	return a;
-}
-#define STRV(a) strv(a, ARRAY_SIZE(a))
+#define STRV(a) berth_json_strv(a, ARRAY_SIZE(a))
 
 static json_t *mount(const char *dest, const char *type, const char *src,
 		     const char *const *opts, size_t n_opts)
 {
 	json_t *m = json_pack("{s:s, s:s, s:s}", "destination", dest, "type", type, "source", src);
-	if (m && n_opts && json_object_set_new(m, "options", strv(opts, n_opts)) < 0) {
+	if (m && n_opts && json_object_set_new(m, "options", berth_json_strv(opts, n_opts)) < 0) {
 		json_decref(m);
 		return NULL;
 	}

@@ -1,4 +1,5 @@
 #include "spec/features.h"
+#include "core/json.h"
 
 #include <jansson.h>
 #include <seccomp.h>
@@ -66,16 +67,6 @@ static const struct { const char *name; unsigned api; bool built; } seccomp_flag
 	  SCMP_VER_MAJOR > 2 || (SCMP_VER_MAJOR == 2 && SCMP_VER_MINOR >= 6) },
 };
 
-static json_t *strv_json(const char *const *v, size_t n)
-{
-	json_t *a = json_array();
-	for (size_t i = 0; a && i < n; i++)
-		if (json_array_append_new(a, json_string(v[i])) < 0) {
-			json_decref(a);
-			return NULL;
-		}
-	return a;
-}
 
 static json_t *enabled(bool on)
 {
@@ -110,8 +101,8 @@ static json_t *seccomp_json(void)
 	}
 	return json_pack("{s:b, s:o, s:o, s:o, s:o, s:o}",
 			 "enabled", true,
-			 "actions", strv_json(seccomp_actions, ARRAY_SIZE(seccomp_actions)),
-			 "operators", strv_json(seccomp_operators, ARRAY_SIZE(seccomp_operators)),
+			 "actions", berth_json_strv(seccomp_actions, ARRAY_SIZE(seccomp_actions)),
+			 "operators", berth_json_strv(seccomp_operators, ARRAY_SIZE(seccomp_operators)),
 			 "archs", archs,
 			 "knownFlags", known,
 			 "supportedFlags", supported);
@@ -145,7 +136,7 @@ char *spec_features_json(void)
 	/* json_pack's "o" steals references and fails cleanly on a NULL
 	 * argument, so an allocation failure anywhere yields NULL overall. */
 	json_t *linux_ = json_pack("{s:o, s:o, s:{s:b, s:b, s:b, s:b, s:b}, s:o, s:o, s:o, s:o, s:{s:o}}",
-		"namespaces", strv_json(namespaces, ARRAY_SIZE(namespaces)),
+		"namespaces", berth_json_strv(namespaces, ARRAY_SIZE(namespaces)),
 		"capabilities", capabilities_json(),
 		"cgroup", "v1", true, "v2", true, "systemd", false, "systemdUser", false, "rdma", false,
 		"seccomp", seccomp_json(),
@@ -156,8 +147,8 @@ char *spec_features_json(void)
 	json_t *root = json_pack("{s:s, s:s, s:o, s:o, s:o, s:{s:s, s:s, s:s}}",
 		"ociVersionMin", "1.0.0",
 		"ociVersionMax", "1.2.0",
-		"hooks", strv_json(hooks, SPEC_HOOK__MAX),
-		"mountOptions", strv_json(opts, n_opts),
+		"hooks", berth_json_strv(hooks, SPEC_HOOK__MAX),
+		"mountOptions", berth_json_strv(opts, n_opts),
 		"linux", linux_,
 		"annotations",
 		"io.github.berth.version", BERTH_VERSION,
