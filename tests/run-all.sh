@@ -65,6 +65,12 @@ integration) run_integration ;;
 all) run_unit "$BUILD" unit; run_unit "$BUILD_ASAN" unit-asan; run_integration ;;
 *) echo "usage: $0 [unit|integration|all]" >&2; exit 2 ;;
 esac
+# The containers' cgroups live under a `berth` parent in each hierarchy; the
+# runtime removes each container's own cgroup and, like runc, keeps the
+# parent.  The suites leave nothing in it, so remove it when empty.
+for parent in /sys/fs/cgroup/*/berth /sys/fs/cgroup/berth; do
+	[ -d "$parent" ] && rmdir "$parent" 2>/dev/null
+done
 echo "logs: $logdir"
 echo "$total_pass passed, $total_fail failed, $total_skip skipped"
 [ "$total_fail" -eq 0 ]
