@@ -136,6 +136,20 @@ static void test_nonzero_exit(void **state)
 	assert_string_equal(err.msg, want);
 }
 
+static void test_run_all_continues_after_failures(void **state)
+{
+	struct dir *d = *state;
+	_cleanup_free_ char *bad = script(d, "bad", "exit 4");
+	_cleanup_free_ char *good = script(d, "good", "echo ok >>\"$(dirname \"$0\")/good-ran\"");
+	/* poststart/poststop semantics: every hook runs, failures are counted. */
+	struct spec_hook h[] = { { .path = bad }, { .path = good }, { .path = bad }, { .path = good } };
+	assert_int_equal(linux_hooks_run_all(h, 4, "poststop", "{}"), 2);
+	_cleanup_free_ char *ran = slurp(d->path, "good-ran");
+	assert_non_null(ran);
+	assert_string_equal(ran, "ok\nok\n");
+	assert_int_equal(linux_hooks_run_all(h + 1, 1, "poststop", "{}"), 0);
+}
+
 static void test_killed_by_signal(void **state)
 {
 	struct dir *d = *state;
@@ -230,6 +244,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_state_args_env, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_defaults_argv_and_empty_env, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nonzero_exit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_run_all_continues_after_failures, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_killed_by_signal, setup, teardown),
 		cmocka_unit_test(test_timeout),
 		cmocka_unit_test_setup_teardown(test_timeout_kills_group, setup, teardown),

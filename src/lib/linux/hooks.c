@@ -258,8 +258,8 @@ static int run_one(const struct spec_hook *h, size_t idx, const char *kind, cons
 			 name ? name : "?", *line ? ": " : "", line);
 }
 
-int linux_hooks_run(const struct spec_hook *hooks, size_t n, const char *kind, const char *state_json,
-		    struct berth_error *err)
+static int run_hooks(const struct spec_hook *hooks, size_t n, const char *kind, const char *state_json,
+		     bool keep_going, struct berth_error *err)
 {
 	if (n == 0)
 		return 0;
@@ -273,13 +273,21 @@ int linux_hooks_run(const struct spec_hook *hooks, size_t n, const char *kind, c
 	bool was_pending = sigismember(&pending, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &pipe_set, &old_mask);
 
-	int r = 0;
-	for (size_t i = 0; i < n && r == 0; i++) {
+	int r = 0, failed = 0;
+	for (size_t i = 0; i < n && (r == 0 || keep_going); i++) {
+		struct berth_error one = { 0 };
+		struct berth_error *e = keep_going ? &one : err;
 		if (!hooks[i].path || hooks[i].path[0] != '/')
-			r = berth_err(err, EINVAL, "%s[%zu].path: must be an absolute path", kind, i);
+			r = berth_err(e, EINVAL, "%s[%zu].path: must be an absolute path", kind, i);
 		else
-			r = run_one(&hooks[i], i, kind, state_json ? state_json : "", err);
+			r = run_one(&hooks[i], i, kind, state_json ? state_json : "", e);
+		if (r < 0 && keep_going) {
+			log_warn("%s", one.msg);
+			failed++;
+		}
 	}
+	if (keep_going)
+		r = failed;
 
 	sigemptyset(&pending);
 	sigpending(&pending);
@@ -289,4 +297,15 @@ int linux_hooks_run(const struct spec_hook *hooks, size_t n, const char *kind, c
 	}
 	pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
 	return r;
+}
+
+int linux_hooks_run(const struct spec_hook *hooks, size_t n, const char *kind, const char *state_json,
+		    struct berth_error *err)
+{
+	return run_hooks(hooks, n, kind, state_json, false, err);
+}
+
+int linux_hooks_run_all(const struct spec_hook *hooks, size_t n, const char *kind, const char *state_json)
+{
+	return run_hooks(hooks, n, kind, state_json, true, NULL);
 }

@@ -20,8 +20,13 @@
 #include "core/error.h"
 #include "spec/config.h"
 
-/* kind is the JSON name ("prestart", "createRuntime", ...). */
+/* kind is the JSON name ("prestart", "createRuntime", ...).  Stops at the
+ * first failure, which becomes err (prestart, createRuntime,
+ * createContainer, startContainer: a failure fails the operation). */
 int linux_hooks_run(const struct spec_hook *hooks, size_t n, const char *kind, const char *state_json,
 		    struct berth_error *err);
+/* Runs every hook even after failures, logging each failure as a warning
+ * (poststart, poststop: the lifecycle continues).  Returns how many failed. */
+int linux_hooks_run_all(const struct spec_hook *hooks, size_t n, const char *kind, const char *state_json);
 
 #endif

@@ -625,8 +625,7 @@ static int start_locked(const struct rt_context *ctx, struct handle *h, struct b
 	struct berth_error herr = { 0 };
 	if (load_saved_config(h->dirfd, h->st.id, &cfg, &herr) == 0) {
 		_cleanup_free_ char *rs = hook_state_json(&h->st, "running");
-		if (run_hooks_host(cfg, SPEC_HOOK_POSTSTART, rs, &herr) < 0)
-			log_warn("%s", herr.msg);
+		linux_hooks_run_all(cfg->hooks[SPEC_HOOK_POSTSTART], cfg->n_hooks[SPEC_HOOK_POSTSTART], "poststart", rs);
 	} else {
 		log_warn("%s", herr.msg);
 	}
@@ -695,8 +694,7 @@ static int destroy_locked(struct handle *h, struct berth_error *err)
 	struct berth_error herr = { 0 };
 	if (load_saved_config(h->dirfd, h->st.id, &cfg, &herr) == 0) {
 		_cleanup_free_ char *hs = hook_state_json(&h->st, "stopped");
-		if (run_hooks_host(cfg, SPEC_HOOK_POSTSTOP, hs, &herr) < 0)
-			log_warn("%s", herr.msg);
+		linux_hooks_run_all(cfg->hooks[SPEC_HOOK_POSTSTOP], cfg->n_hooks[SPEC_HOOK_POSTSTOP], "poststop", hs);
 	}
 	if (h->cg && (r = cgroup_destroy(h->cg, err)) < 0)
 		return r;
