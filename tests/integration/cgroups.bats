@@ -162,8 +162,10 @@ start_waiting() {
 
 @test "enforcement: a process allocating past the memory limit is OOM-killed" {
 	cfg '.linux.resources += {"memory": {"limit": 16777216, "swap": 16777216}}'
-	# tail buffers its one (newline-free) 64 MiB "line" in memory.
-	set_script 'head -c 64m /dev/zero | tail >/dev/null
+	# tail buffers its one (newline-free) 64 MiB "line" in memory.  The
+	# subshell raises its oom_score_adj so the kernel picks tail, never the
+	# container's PID 1 shell (which would end the container instead).
+	set_script '(echo 1000 >/proc/self/oom_score_adj; head -c 64m /dev/zero | tail >/dev/null)
 		echo $? >/host/rc.tmp; mv /host/rc.tmp /host/rc
 		while [ ! -e /host/go ]; do sleep 0.05; done'
 	rt_create
@@ -357,7 +359,7 @@ assert_frozen() {
 	cfg '.linux.resources += {"memory": {"limit": 16777216, "swap": 16777216}}'
 	set_script 'echo ready >/host/ready
 		while [ ! -e /host/go ]; do sleep 0.05; done
-		head -c 64m /dev/zero | tail >/dev/null
+		(echo 1000 >/proc/self/oom_score_adj; head -c 64m /dev/zero | tail >/dev/null)
 		echo $? >/host/rc
 		while [ ! -e /host/stop ]; do sleep 0.05; done'
 	start_ready

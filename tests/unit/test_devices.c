@@ -2,12 +2,6 @@
  * namespace ("/" rprivate) that works on a temp rootfs under /tmp; the
  * parent asserts on its exit status and that its own mount table did not
  * change. */
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-#include <cmocka.h>
-
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -26,116 +20,27 @@
 #include "core/fs.h"
 #include "linux/devices.h"
 
-struct fixture {
-	char base[PATH_MAX];
-	char root[PATH_MAX];
-	char *mountinfo_before;
-};
-
-#define CHECK(c)                                                                                  \
-	do {                                                                                      \
-		if (!(c)) {                                                                       \
-			fprintf(stderr, "%s:%d: CHECK failed: %s (errno: %s)\n", __FILE__, __LINE__, \
-				#c, strerror(errno));                                             \
-			_exit(1);                                                                 \
-		}                                                                                 \
-	} while (0)
-
-#define CHECK_OK(call, errp)                                                                      \
-	do {                                                                                      \
-		int r_ = (call);                                                                  \
-		if (r_ < 0) {                                                                     \
-			fprintf(stderr, "%s:%d: %s = %d: %s\n", __FILE__, __LINE__, #call, r_,    \
-				(errp)->msg);                                                     \
-			_exit(1);                                                                 \
-		}                                                                                 \
-	} while (0)
-
-static void pathf(char *buf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void pathf(char *buf, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(buf, PATH_MAX, fmt, ap);
-	va_end(ap);
-}
-
-static void write_text(const char *path, const char *text)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	CHECK(fd >= 0);
-	CHECK(berth_write_all(fd, text, strlen(text)) == 0);
-	close(fd);
-}
-
-static char *read_text(const char *path)
-{
-	char *s = NULL;
-	if (berth_read_file(path, &s, NULL) < 0)
-		return NULL;
-	return s;
-}
+#include "unit_helpers.h"
 
 static int fixture_setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-	assert_non_null(f);
-	snprintf(f->base, sizeof(f->base), "/tmp/berth-devices-test.XXXXXX");
-	assert_non_null(mkdtemp(f->base));
-	snprintf(f->root, sizeof(f->root), "%s/root", f->base);
-	char p[PATH_MAX];
-	assert_int_equal(mkdir(f->root, 0755), 0);
-	const char *dirs[] = { "etc", "tmp", "dev" };
-	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
-		pathf(p, "%s/%s", f->root, dirs[i]);
-		assert_int_equal(mkdir(p, 0755), 0);
-	}
-	pathf(p, "%s/etc/passwd", f->root);
-	int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, "root:x:0:0::/:/bin/sh\n", 22), 22);
-	close(fd);
-	f->mountinfo_before = NULL;
-	assert_int_equal(berth_read_file("/proc/self/mountinfo", &f->mountinfo_before, NULL), 0);
-	*state = f;
+	static const char *const dirs[] = { "etc", "tmp", "dev" };
+	*state = tmproot_new("devices", dirs, ARRAY_SIZE(dirs), "root:x:0:0::/:/bin/sh\n");
 	return 0;
 }
 
 static int fixture_teardown(void **state)
 {
-	struct fixture *f = *state;
-	_cleanup_free_ char *after = NULL;
-	assert_int_equal(berth_read_file("/proc/self/mountinfo", &after, NULL), 0);
-	assert_string_equal(f->mountinfo_before, after);
-	berth_rm_rf(f->base);
-	free(f->mountinfo_before);
-	free(f);
+	tmproot_free(*state);
 	return 0;
 }
 
-typedef void (*child_fn)(struct fixture *f);
-
-static void run_child(struct fixture *f, child_fn fn)
+static void run_child(struct tmproot *f, tmproot_child_fn fn)
 {
-	fflush(stdout);
-	fflush(stderr);
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
-			perror("private mount namespace");
-			_exit(100);
-		}
-		fn(f);
-		_exit(0);
-	}
-	int status = 0;
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 0);
+	tmproot_run_child(f, fn, 0);
 }
 
-static int open_root(const struct fixture *f)
+static int open_root(const struct tmproot *f)
 {
 	int fd = open(f->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	CHECK(fd >= 0);
@@ -168,18 +73,9 @@ static void check_link(const char *root, const char *rel, const char *want)
 	CHECK(strcmp(l, want) == 0);
 }
 
-static void enter_userns(void)
-{
-	CHECK(unshare(CLONE_NEWUSER | CLONE_NEWNS) == 0);
-	CHECK(berth_write_file("/proc/self/setgroups", "deny", 4) == 0);
-	CHECK(berth_write_file("/proc/self/uid_map", "0 0 1", 5) == 0);
-	CHECK(berth_write_file("/proc/self/gid_map", "0 0 1", 5) == 0);
-	CHECK(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0);
-}
-
 /* ------------------------------------------------------------------ tests */
 
-static void child_default_set(struct fixture *f)
+static void child_default_set(struct tmproot *f)
 {
 	umask(077); /* the modes must not depend on it */
 	_cleanup_close_ int rootfd = open_root(f);
@@ -210,7 +106,7 @@ static void test_default_set(void **state)
 	run_child(*state, child_default_set);
 }
 
-static void child_config_devices(struct fixture *f)
+static void child_config_devices(struct tmproot *f)
 {
 	_cleanup_close_ int rootfd = open_root(f);
 	struct spec_device devs[] = {
@@ -244,7 +140,7 @@ static void test_config_devices(void **state)
 	run_child(*state, child_config_devices);
 }
 
-static void child_replace_existing(struct fixture *f)
+static void child_replace_existing(struct tmproot *f)
 {
 	char p[PATH_MAX];
 	/* A matching node is kept (and given the standard mode). */
@@ -300,7 +196,7 @@ static void test_replace_existing(void **state)
 	run_child(*state, child_replace_existing);
 }
 
-static void child_symlink_confined(struct fixture *f)
+static void child_symlink_confined(struct tmproot *f)
 {
 	const char *tag = strrchr(f->base, '.') + 1;
 	char target[PATH_MAX], p[PATH_MAX], evil[PATH_MAX], host_evil[PATH_MAX];
@@ -329,7 +225,7 @@ static void child_symlink_confined(struct fixture *f)
 
 static void test_symlink_confined(void **state)
 {
-	struct fixture *f = *state;
+	struct tmproot *f = *state;
 	run_child(f, child_symlink_confined);
 	const char *tag = strrchr(f->base, '.') + 1;
 	char p[PATH_MAX];
@@ -339,7 +235,7 @@ static void test_symlink_confined(void **state)
 	assert_int_equal(access(p, F_OK), -1);
 }
 
-static void child_symlinks(struct fixture *f)
+static void child_symlinks(struct tmproot *f)
 {
 	char p[PATH_MAX];
 	_cleanup_close_ int rootfd = open_root(f);
@@ -388,7 +284,7 @@ static void test_symlinks(void **state)
 	run_child(*state, child_symlinks);
 }
 
-static void child_bound_node_untouched(struct fixture *f)
+static void child_bound_node_untouched(struct tmproot *f)
 {
 	/* A node bound over the container's /dev/null (as a userns container
 	 * gets the host's) must not be chmod'ed through the bind. */
@@ -421,7 +317,7 @@ static void test_bound_node_untouched(void **state)
 	run_child(*state, child_bound_node_untouched);
 }
 
-static void child_userns_bind(struct fixture *f)
+static void child_userns_bind(struct tmproot *f)
 {
 	enter_userns();
 	char p[PATH_MAX];
@@ -476,7 +372,7 @@ static void test_userns_bind(void **state)
 	run_child(*state, child_userns_bind);
 }
 
-static void child_invalid(struct fixture *f)
+static void child_invalid(struct tmproot *f)
 {
 	_cleanup_close_ int rootfd = open_root(f);
 	struct spec_device d1[] = { { .type = 'x', .path = "/dev/x", .major = 1, .minor = 3 } };

@@ -29,16 +29,10 @@
 #include "linux/procfs.h"
 #include "spec/config.h"
 
+#include "unit_helpers.h"
+
 #define TEST_UID 4242
 #define TEST_GID 4343
-
-#define CHECK(c)                                                                          \
-	do {                                                                              \
-		if (!(c)) {                                                               \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c); \
-			_exit(1);                                                         \
-		}                                                                         \
-	} while (0)
 
 /* ------------------------------------------------------------ helpers */
 
@@ -109,20 +103,6 @@ static char *read_map(pid_t pid, const char *file)
 	}
 	*o = '\0';
 	return s;
-}
-
-static void run_in_child(void (*fn)(void))
-{
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		fn();
-		_exit(0);
-	}
-	int st;
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	assert_true(WIFEXITED(st));
-	assert_int_equal(WEXITSTATUS(st), 0);
 }
 
 /* Become TEST_UID/TEST_GID with no capabilities, as a rootless runtime is.

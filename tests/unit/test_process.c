@@ -30,37 +30,7 @@
 #include "linux/procfs.h"
 #include "linux/process.h"
 
-#define CHECK(c)                                                                          \
-	do {                                                                              \
-		if (!(c)) {                                                               \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c); \
-			_exit(1);                                                         \
-		}                                                                         \
-	} while (0)
-
-#define CHECK_OK(call)                                                                    \
-	do {                                                                              \
-		struct berth_error e_ = { 0 };                                            \
-		int r_ = (call);                                                          \
-		if (r_ < 0) {                                                             \
-			fprintf(stderr, "%s:%d: %s: %d %s\n", __FILE__, __LINE__, #call, r_, e_.msg); \
-			_exit(1);                                                         \
-		}                                                                         \
-	} while (0)
-
-static void run_in_child(void (*fn)(void))
-{
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		fn();
-		_exit(0);
-	}
-	int st;
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	assert_true(WIFEXITED(st));
-	assert_int_equal(WEXITSTATUS(st), 0);
-}
+#include "unit_helpers.h"
 
 /* The value of "Name:\t..." in /proc/self/status, without the newline. */
 static char *status_field(const char *name)
@@ -86,6 +56,21 @@ static uint64_t status_mask(const char *name)
 
 /* ---- rlimits ---- */
 
+/* Make sure CAP_SYS_RESOURCE is not ours, whatever the host (this host's
+ * root lacks it; elsewhere it is dropped here).  Returns the permitted set
+ * that is left. */
+static uint64_t drop_cap_sys_resource(void)
+{
+	CHECK(prctl(PR_CAPBSET_DROP, CAP_SYS_RESOURCE, 0, 0, 0) == 0);
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2];
+	CHECK(syscall(SYS_capget, &hdr, d) == 0);
+	d[0].effective &= ~(1U << CAP_SYS_RESOURCE);
+	d[0].permitted &= ~(1U << CAP_SYS_RESOURCE);
+	CHECK(syscall(SYS_capset, &hdr, d) == 0);
+	return ((uint64_t) d[1].permitted << 32) | d[0].permitted;
+}
+
 static void child_rlimits(void)
 {
 	struct spec_rlimit rl[] = {
@@ -93,7 +78,7 @@ static void child_rlimits(void)
 		{ .resource = RLIMIT_CORE, .type = "RLIMIT_CORE", .soft = 0, .hard = RLIM_INFINITY },
 	};
 	struct spec_process p = { .rlimits = rl, .n_rlimits = 2 };
-	CHECK_OK(linux_process_set_rlimits(&p, &e_));
+	CHECK_OK(linux_process_set_rlimits(&p, &e_), &e_);
 	struct rlimit got;
 	CHECK(getrlimit(RLIMIT_NOFILE, &got) == 0);
 	CHECK(got.rlim_cur == 1024 && got.rlim_max == 4096);
@@ -110,14 +95,7 @@ static void child_rlimit_above_host(void)
 {
 	struct rlimit host;
 	CHECK(getrlimit(RLIMIT_NOFILE, &host) == 0);
-	/* This host's root lacks CAP_SYS_RESOURCE; elsewhere drop it here. */
-	CHECK(prctl(PR_CAPBSET_DROP, CAP_SYS_RESOURCE, 0, 0, 0) == 0);
-	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
-	struct __user_cap_data_struct d[2];
-	CHECK(syscall(SYS_capget, &hdr, d) == 0);
-	d[0].effective &= ~(1U << CAP_SYS_RESOURCE);
-	d[0].permitted &= ~(1U << CAP_SYS_RESOURCE);
-	CHECK(syscall(SYS_capset, &hdr, d) == 0);
+	drop_cap_sys_resource();
 
 	uint64_t want = (uint64_t) host.rlim_max + 1000;
 	struct spec_rlimit rl[] = {
@@ -159,7 +137,7 @@ static void child_set_user(void)
 		.user = { .uid = 1000, .gid = 1000, .additional_gids = gids, .n_additional_gids = 2,
 			  .has_umask = true, .umask = 027 },
 	};
-	CHECK_OK(linux_process_set_user(&p, &e_));
+	CHECK_OK(linux_process_set_user(&p, &e_), &e_);
 	_cleanup_free_ char *uid = status_field("Uid"), *gid = status_field("Gid");
 	_cleanup_free_ char *groups = status_field("Groups"), *um = status_field("Umask");
 	CHECK(strcmp(uid, "1000\t1000\t1000\t1000") == 0);
@@ -181,7 +159,7 @@ static void child_set_user_defaults(void)
 {
 	CHECK(setgroups(1, (gid_t[]) { 5 }) == 0);
 	struct spec_process p = { .user = { .uid = 0, .gid = 0 } };
-	CHECK_OK(linux_process_set_user(&p, &e_));
+	CHECK_OK(linux_process_set_user(&p, &e_), &e_);
 	_cleanup_free_ char *groups = status_field("Groups"), *um = status_field("Umask");
 	/* No additionalGids: the runtime's own groups are gone. */
 	CHECK(strspn(groups, " ") == strlen(groups));
@@ -211,7 +189,7 @@ static void child_setgroups_denied(void)
 	p.user.n_additional_gids = 0;
 	p.user.has_umask = true;
 	p.user.umask = 077;
-	CHECK_OK(linux_process_set_user(&p, &e_));
+	CHECK_OK(linux_process_set_user(&p, &e_), &e_);
 	_cleanup_free_ char *um = status_field("Umask");
 	CHECK(strcmp(um, "0077") == 0);
 
@@ -240,10 +218,10 @@ static void child_caps(void)
 		.ambient = BIT(CAP_NET_BIND_SERVICE),
 	};
 	/* The order the container init uses. */
-	CHECK_OK(linux_caps_drop_bounding(&c, true, &e_));
+	CHECK_OK(linux_caps_drop_bounding(&c, true, &e_), &e_);
 	struct spec_process p = { .user = { .uid = 1000, .gid = 1000 } };
-	CHECK_OK(linux_process_set_user(&p, &e_));
-	CHECK_OK(linux_caps_apply(&c, true, &e_));
+	CHECK_OK(linux_process_set_user(&p, &e_), &e_);
+	CHECK_OK(linux_caps_apply(&c, true, &e_), &e_);
 	CHECK(status_mask("CapBnd") == c.bounding);
 	CHECK(status_mask("CapPrm") == c.permitted);
 	CHECK(status_mask("CapEff") == c.effective);
@@ -260,8 +238,8 @@ static void child_caps_none(void)
 {
 	struct spec_capabilities c = { 0 };
 	c.bounding = c.permitted = c.effective = BIT(CAP_CHOWN); /* ignored: has == false */
-	CHECK_OK(linux_caps_drop_bounding(&c, false, &e_));
-	CHECK_OK(linux_caps_apply(&c, false, &e_));
+	CHECK_OK(linux_caps_drop_bounding(&c, false, &e_), &e_);
+	CHECK_OK(linux_caps_apply(&c, false, &e_), &e_);
 	CHECK(status_mask("CapBnd") == 0);
 	CHECK(status_mask("CapPrm") == 0);
 	CHECK(status_mask("CapEff") == 0);
@@ -276,19 +254,11 @@ static void test_caps_none(void **state)
 
 static void child_caps_errors(void)
 {
-	/* Make sure CAP_SYS_RESOURCE is not ours, whatever the host. */
-	CHECK(prctl(PR_CAPBSET_DROP, CAP_SYS_RESOURCE, 0, 0, 0) == 0);
-	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
-	struct __user_cap_data_struct d[2];
-	CHECK(syscall(SYS_capget, &hdr, d) == 0);
-	d[0].effective &= ~(1U << CAP_SYS_RESOURCE);
-	d[0].permitted &= ~(1U << CAP_SYS_RESOURCE);
-	CHECK(syscall(SYS_capset, &hdr, d) == 0);
+	uint64_t held = drop_cap_sys_resource();
 
 	struct berth_error err = { 0 };
 	/* A capability the runtime does not hold is dropped with a warning
 	 * (runtime-spec: SHOULD NOT fail); everything else is still granted. */
-	uint64_t held = ((uint64_t) d[1].permitted << 32) | d[0].permitted;
 	struct spec_capabilities c = { .permitted = held | BIT(CAP_SYS_RESOURCE),
 				       .effective = held | BIT(CAP_SYS_RESOURCE) };
 	CHECK(linux_caps_apply(&c, true, &err) == 0);
@@ -308,8 +278,8 @@ static void child_caps_errors(void)
 	if (last < 63) {
 		c = (struct spec_capabilities) { .bounding = BIT(CAP_KILL) | BIT(last + 1),
 						 .permitted = BIT(CAP_KILL) | BIT(last + 1) };
-		CHECK_OK(linux_caps_drop_bounding(&c, true, &e_));
-		CHECK_OK(linux_caps_apply(&c, true, &e_));
+		CHECK_OK(linux_caps_drop_bounding(&c, true, &e_), &e_);
+		CHECK_OK(linux_caps_apply(&c, true, &e_), &e_);
 		CHECK(status_mask("CapBnd") == BIT(CAP_KILL));
 		CHECK(status_mask("CapPrm") == BIT(CAP_KILL));
 	}
@@ -338,7 +308,7 @@ static void child_scheduling(void)
 		.exec_cpu_affinity_initial = "0",
 	};
 	struct spec_linux l = { .has_personality = true, .personality = PER_LINUX32 };
-	CHECK_OK(linux_process_set_scheduling(&p, &l, &e_));
+	CHECK_OK(linux_process_set_scheduling(&p, &l, &e_), &e_);
 	CHECK(sched_getscheduler(0) == SCHED_BATCH);
 	errno = 0;
 	CHECK(getpriority(PRIO_PROCESS, 0) == 7 && errno == 0);
@@ -360,7 +330,7 @@ static void child_scheduling_untouched(void)
 	cpu_set_t before;
 	CHECK(sched_getaffinity(0, sizeof(before), &before) == 0);
 	struct spec_process p = { 0 };
-	CHECK_OK(linux_process_set_scheduling(&p, NULL, &e_));
+	CHECK_OK(linux_process_set_scheduling(&p, NULL, &e_), &e_);
 	cpu_set_t after;
 	CHECK(sched_getaffinity(0, sizeof(after), &after) == 0);
 	CHECK(CPU_EQUAL(&before, &after));
@@ -409,7 +379,7 @@ static void test_cpu_list_parse(void **state)
 static void child_no_new_privs(void)
 {
 	CHECK(prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 0);
-	CHECK_OK(linux_process_set_no_new_privs(&e_));
+	CHECK_OK(linux_process_set_no_new_privs(&e_), &e_);
 	CHECK(prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1);
 }
 
@@ -505,7 +475,7 @@ static void child_chdir(void)
 	int outside = open("/tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	CHECK(outside >= 0);
 	CHECK(chroot(chdir_root) == 0);
-	CHECK_OK(linux_process_chdir_checked("/work", &e_));
+	CHECK_OK(linux_process_chdir_checked("/work", &e_), &e_);
 	char buf[256];
 	CHECK(getcwd(buf, sizeof(buf)) && strcmp(buf, "/work") == 0);
 

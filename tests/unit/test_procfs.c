@@ -23,34 +23,7 @@
 #include "core/fs.h"
 #include "linux/procfs.h"
 
-#define CHECK(c)                                                                          \
-	do {                                                                              \
-		if (!(c)) {                                                               \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c); \
-			_exit(1);                                                         \
-		}                                                                         \
-	} while (0)
-
-static void run_in_child(void (*fn)(void))
-{
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		fn();
-		_exit(0);
-	}
-	int st;
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	assert_true(WIFEXITED(st));
-	assert_int_equal(WEXITSTATUS(st), 0);
-}
-
-/* A private mount namespace so nothing done in the child reaches the host. */
-static void private_mounts(void)
-{
-	CHECK(unshare(CLONE_NEWNS) == 0);
-	CHECK(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0);
-}
+#include "unit_helpers.h"
 
 static void test_open_is_procfs_root(void **state)
 {
@@ -74,7 +47,7 @@ static void test_open_is_procfs_root(void **state)
 
 static void child_overmounted_proc(void)
 {
-	private_mounts();
+	private_mounts(0);
 	CHECK(mount("tmpfs", "/proc", "tmpfs", 0, NULL) == 0);
 	/* The plain /proc is now a tmpfs and must be refused as a handle ... */
 	_cleanup_close_ int plain = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -100,7 +73,7 @@ static void test_open_survives_overmounted_proc(void **state)
  * not make a private instance: the fallback must take /proc and check it. */
 static void child_fallback(void)
 {
-	private_mounts();
+	private_mounts(0);
 	pid_t pid = fork();
 	CHECK(pid >= 0);
 	if (pid == 0) {
@@ -132,7 +105,7 @@ static void test_open_fallback_is_checked(void **state)
 
 static void child_refuses_non_proc(void)
 {
-	private_mounts();
+	private_mounts(0);
 	struct berth_error err = { 0 };
 
 	/* A tmpfs mounted beneath a real /proc (as maskedPaths do): openat2
@@ -219,9 +192,7 @@ static void test_oom_score_adj(void **state)
 	assert_int_equal(berth_read_file(path, &s, NULL), 0);
 	close(go[1]);
 	close(ready[0]);
-	int st;
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	assert_child_ok(pid);
 	assert_string_equal(s, "500\n");
 
 	struct berth_error err = { 0 };

@@ -2,12 +2,6 @@
  * namespace (and makes "/" rprivate) before touching a mount, and builds a
  * throw-away rootfs from busybox under /tmp; the parent asserts on the
  * child's exit status and that its own /proc/self/mountinfo is unchanged. */
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-#include <cmocka.h>
-
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -30,57 +24,7 @@
 #include "core/fs.h"
 #include "linux/rootfs.h"
 
-struct fixture {
-	char base[PATH_MAX];
-	char root[PATH_MAX];
-	char *mountinfo_before;
-};
-
-/* Inside the forked child cmocka's asserts cannot be used (they would
- * longjmp into the child's copy of the runner): report and exit instead. */
-#define CHECK(c)                                                                                  \
-	do {                                                                                      \
-		if (!(c)) {                                                                       \
-			fprintf(stderr, "%s:%d: CHECK failed: %s (errno: %s)\n", __FILE__, __LINE__, \
-				#c, strerror(errno));                                             \
-			_exit(1);                                                                 \
-		}                                                                                 \
-	} while (0)
-
-#define CHECK_OK(call, errp)                                                                      \
-	do {                                                                                      \
-		int r_ = (call);                                                                  \
-		if (r_ < 0) {                                                                     \
-			fprintf(stderr, "%s:%d: %s = %d: %s\n", __FILE__, __LINE__, #call, r_,    \
-				(errp)->msg);                                                     \
-			_exit(1);                                                                 \
-		}                                                                                 \
-	} while (0)
-
-static char *read_text(const char *path)
-{
-	char *s = NULL;
-	if (berth_read_file(path, &s, NULL) < 0)
-		return NULL;
-	return s;
-}
-
-static void write_text(const char *path, const char *text)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	CHECK(fd >= 0);
-	CHECK(berth_write_all(fd, text, strlen(text)) == 0);
-	close(fd);
-}
-
-static void pathf(char *buf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void pathf(char *buf, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(buf, PATH_MAX, fmt, ap);
-	va_end(ap);
-}
+#include "unit_helpers.h"
 
 static void copy_file(const char *from, const char *to, mode_t mode)
 {
@@ -159,73 +103,26 @@ static int count_lines(const char *text)
 
 static int fixture_setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-	assert_non_null(f);
-	snprintf(f->base, sizeof(f->base), "/tmp/berth-rootfs-test.XXXXXX");
-	assert_non_null(mkdtemp(f->base));
-	snprintf(f->root, sizeof(f->root), "%s/root", f->base);
+	static const char *const dirs[] = { "bin", "etc", "proc", "dev", "tmp", "sys" };
+	struct tmproot *f = tmproot_new("rootfs", dirs, ARRAY_SIZE(dirs), "root:x:0:0:root:/root:/bin/sh\n");
 	char p[PATH_MAX];
-	assert_int_equal(mkdir(f->root, 0755), 0);
-	const char *dirs[] = { "bin", "etc", "proc", "dev", "tmp", "sys" };
-	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
-		pathf(p, "%s/%s", f->root, dirs[i]);
-		assert_int_equal(mkdir(p, 0755), 0);
-	}
 	pathf(p, "%s/bin/busybox", f->root);
 	copy_file("/bin/busybox", p, 0755);
 	pathf(p, "%s/bin/sh", f->root);
 	assert_int_equal(symlink("busybox", p), 0);
-	pathf(p, "%s/etc/passwd", f->root);
-	write_text(p, "root:x:0:0:root:/root:/bin/sh\n");
-	f->mountinfo_before = read_text("/proc/self/mountinfo");
-	assert_non_null(f->mountinfo_before);
 	*state = f;
 	return 0;
 }
 
 static int fixture_teardown(void **state)
 {
-	struct fixture *f = *state;
-	_cleanup_free_ char *after = read_text("/proc/self/mountinfo");
-	assert_non_null(after);
-	/* Nothing the child did may be visible in the host's mount table. */
-	assert_string_equal(f->mountinfo_before, after);
-	assert_null(strstr(after, f->base));
-	berth_rm_rf(f->base);
-	free(f->mountinfo_before);
-	free(f);
+	tmproot_free(*state);
 	return 0;
 }
 
-typedef void (*child_fn)(struct fixture *f);
-
-static void run_child_flags(struct fixture *f, child_fn fn, int extra_unshare)
+static void run_child(struct tmproot *f, tmproot_child_fn fn)
 {
-	fflush(stdout);
-	fflush(stderr);
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		if (unshare(CLONE_NEWNS | extra_unshare) < 0) {
-			perror("unshare");
-			_exit(100);
-		}
-		if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
-			perror("make / rprivate");
-			_exit(101);
-		}
-		fn(f);
-		_exit(0);
-	}
-	int status = 0;
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 0);
-}
-
-static void run_child(struct fixture *f, child_fn fn)
-{
-	run_child_flags(f, fn, 0);
+	tmproot_run_child(f, fn, 0);
 }
 
 static struct spec_mount mnt(const char *dest, const char *type, const char *src, unsigned long flags,
@@ -252,21 +149,9 @@ static void check_errno_open(const char *path, int flags, int want)
 	CHECK(fd < 0 && errno == want);
 }
 
-/* Become root of a fresh user namespace mapping only ourselves (0 -> 0),
- * with a new mount namespace owned by it: mknod and new sysfs instances are
- * then refused, as for a rootless or userns container. */
-static void enter_userns(void)
-{
-	CHECK(unshare(CLONE_NEWUSER | CLONE_NEWNS) == 0);
-	CHECK(berth_write_file("/proc/self/setgroups", "deny", 4) == 0);
-	CHECK(berth_write_file("/proc/self/uid_map", "0 0 1", 5) == 0);
-	CHECK(berth_write_file("/proc/self/gid_map", "0 0 1", 5) == 0);
-	CHECK(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0);
-}
-
 /* ------------------------------------------------------------------ tests */
 
-static void child_missing_rootfs(struct fixture *f)
+static void child_missing_rootfs(struct tmproot *f)
 {
 	struct spec_config cfg = { 0 };
 	struct berth_error err = { 0 };
@@ -288,7 +173,7 @@ static void test_refuses_host_namespace(void **state)
 	/* Called in the test process itself, in the host's mount namespace:
 	 * only when the guard can see that (pid 1's namespace is readable and
 	 * is ours), else prepare would really change this namespace. */
-	struct fixture *f = *state;
+	struct tmproot *f = *state;
 	struct stat self_ns, init_ns;
 	if (stat("/proc/self/ns/mnt", &self_ns) < 0 || stat("/proc/1/ns/mnt", &init_ns) < 0 ||
 	    self_ns.st_dev != init_ns.st_dev || self_ns.st_ino != init_ns.st_ino) {
@@ -301,7 +186,7 @@ static void test_refuses_host_namespace(void **state)
 	assert_non_null(strstr(err.msg, "refusing to set up mounts in the host's mount namespace"));
 }
 
-static void child_bind_ro(struct fixture *f)
+static void child_bind_ro(struct tmproot *f)
 {
 	char src[PATH_MAX], p[PATH_MAX];
 	pathf(src, "%s/src", f->base);
@@ -330,7 +215,7 @@ static void test_bind_ro(void **state)
 	run_child(*state, child_bind_ro);
 }
 
-static void child_flags_visible(struct fixture *f)
+static void child_flags_visible(struct tmproot *f)
 {
 	char src[PATH_MAX], p[PATH_MAX];
 	pathf(src, "%s/src", f->base);
@@ -365,7 +250,7 @@ static void test_flags_visible(void **state)
 	run_child(*state, child_flags_visible);
 }
 
-static void child_tmpfs_data(struct fixture *f)
+static void child_tmpfs_data(struct tmproot *f)
 {
 	char p[PATH_MAX];
 	struct spec_mount mounts[] = { mnt("/data", "tmpfs", "tmpfs", 0, "size=1m,mode=0710") };
@@ -387,7 +272,7 @@ static void test_tmpfs_data(void **state)
 	run_child(*state, child_tmpfs_data);
 }
 
-static void child_proc(struct fixture *f)
+static void child_proc(struct tmproot *f)
 {
 	char p[PATH_MAX];
 	struct spec_mount mounts[] = { mnt("/proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) };
@@ -407,7 +292,7 @@ static void test_proc(void **state)
 	run_child(*state, child_proc);
 }
 
-static void child_rbind_vs_bind(struct fixture *f)
+static void child_rbind_vs_bind(struct tmproot *f)
 {
 	char src[PATH_MAX], p[PATH_MAX];
 	pathf(src, "%s/src", f->base);
@@ -437,14 +322,14 @@ static void test_rbind_vs_bind(void **state)
 
 /* The escape targets are outside the test's directory, so name them per
  * process; the parent checks again once the child is gone. */
-static void escape_paths(const struct fixture *f, char *abs_target, char *dotdot_name)
+static void escape_paths(const struct tmproot *f, char *abs_target, char *dotdot_name)
 {
 	const char *tag = strrchr(f->base, '.') + 1;
 	pathf(abs_target, "/tmp/berth-escape-%s", tag);
 	pathf(dotdot_name, "berth-escaped-%s", tag);
 }
 
-static void child_symlink_escape(struct fixture *f)
+static void child_symlink_escape(struct tmproot *f)
 {
 	char target[PATH_MAX], dd[PATH_MAX], p[PATH_MAX], src[PATH_MAX], dest2[PATH_MAX];
 	escape_paths(f, target, dd);
@@ -495,7 +380,7 @@ static void child_symlink_escape(struct fixture *f)
 
 static void test_symlink_escape(void **state)
 {
-	struct fixture *f = *state;
+	struct tmproot *f = *state;
 	run_child(f, child_symlink_escape);
 	char target[PATH_MAX], dd[PATH_MAX], p[PATH_MAX];
 	escape_paths(f, target, dd);
@@ -504,7 +389,7 @@ static void test_symlink_escape(void **state)
 	assert_int_equal(access(p, F_OK), -1);
 }
 
-static void child_file_bind(struct fixture *f)
+static void child_file_bind(struct tmproot *f)
 {
 	char src[PATH_MAX], p[PATH_MAX];
 	pathf(src, "%s/hostname", f->base);
@@ -540,7 +425,7 @@ static void test_file_bind(void **state)
 	run_child(*state, child_file_bind);
 }
 
-static void child_errors(struct fixture *f)
+static void child_errors(struct tmproot *f)
 {
 	char p[PATH_MAX];
 	pathf(p, "%s/nonexistent-source", f->base);
@@ -628,7 +513,7 @@ static void check_only_container_mounts(void)
 	CHECK(mountinfo_line("/dev", line, sizeof(line)));
 }
 
-static void prepare_and_pivot(struct fixture *f, bool no_pivot)
+static void prepare_and_pivot(struct tmproot *f, bool no_pivot)
 {
 	struct spec_mount mounts[] = {
 		mnt("/proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL),
@@ -640,7 +525,7 @@ static void prepare_and_pivot(struct fixture *f, bool no_pivot)
 	CHECK_OK(linux_rootfs_pivot(f->root, no_pivot, &err), &err);
 }
 
-static void child_pivot(struct fixture *f)
+static void child_pivot(struct tmproot *f)
 {
 	prepare_and_pivot(f, false);
 	char cwd[PATH_MAX];
@@ -659,7 +544,7 @@ static void test_pivot(void **state)
 	run_child(*state, child_pivot);
 }
 
-static void child_no_pivot(struct fixture *f)
+static void child_no_pivot(struct tmproot *f)
 {
 	prepare_and_pivot(f, true);
 	char cwd[PATH_MAX];
@@ -675,7 +560,7 @@ static void test_no_pivot(void **state)
 	run_child(*state, child_no_pivot);
 }
 
-static void child_masked(struct fixture *f)
+static void child_masked(struct tmproot *f)
 {
 	char p[PATH_MAX];
 	pathf(p, "%s/etc/secret", f->root);
@@ -708,7 +593,7 @@ static void test_masked(void **state)
 	run_child(*state, child_masked);
 }
 
-static void child_masked_bad_devnull(struct fixture *f)
+static void child_masked_bad_devnull(struct tmproot *f)
 {
 	char p[PATH_MAX];
 	pathf(p, "%s/etc/secret", f->root);
@@ -743,7 +628,7 @@ static void test_masked_bad_devnull(void **state)
 	run_child(*state, child_masked_bad_devnull);
 }
 
-static void child_readonly_paths(struct fixture *f)
+static void child_readonly_paths(struct tmproot *f)
 {
 	char p[PATH_MAX];
 	pathf(p, "%s/data", f->root);
@@ -776,7 +661,7 @@ static void test_readonly_paths(void **state)
 	run_child(*state, child_readonly_paths);
 }
 
-static void child_root_readonly(struct fixture *f)
+static void child_root_readonly(struct tmproot *f)
 {
 	prepare_and_pivot(f, false);
 	/* A flag "/" already has must survive the read-only remount. */
@@ -797,7 +682,7 @@ static void test_root_readonly(void **state)
 	run_child(*state, child_root_readonly);
 }
 
-static void child_no_devices_when_dev_bound(struct fixture *f)
+static void child_no_devices_when_dev_bound(struct tmproot *f)
 {
 	char fake[PATH_MAX], p[PATH_MAX];
 	pathf(fake, "%s/fakedev", f->base);
@@ -817,7 +702,7 @@ static void test_no_devices_when_dev_bound(void **state)
 	run_child(*state, child_no_devices_when_dev_bound);
 }
 
-static void child_default_devices(struct fixture *f)
+static void child_default_devices(struct tmproot *f)
 {
 	struct spec_mount mounts[] = { mnt("/dev", "tmpfs", "tmpfs", 0, "mode=755") };
 	struct spec_config cfg = { .mounts = mounts, .n_mounts = 1 };
@@ -839,7 +724,7 @@ static void test_default_devices(void **state)
 	run_child(*state, child_default_devices);
 }
 
-static void child_legacy_api(struct fixture *f)
+static void child_legacy_api(struct tmproot *f)
 {
 	char src[PATH_MAX], p[PATH_MAX], file[PATH_MAX], target[PATH_MAX], dd[PATH_MAX];
 	pathf(src, "%s/src", f->base);
@@ -906,7 +791,7 @@ static void test_legacy_api(void **state)
 	run_child(*state, child_legacy_api);
 }
 
-static void child_propagation(struct fixture *f)
+static void child_propagation(struct tmproot *f)
 {
 	char p[PATH_MAX], line[4096];
 	struct spec_mount mounts[] = {
@@ -936,7 +821,7 @@ static void test_propagation(void **state)
 	run_child(*state, child_propagation);
 }
 
-static void child_mount_label_ignored(struct fixture *f)
+static void child_mount_label_ignored(struct tmproot *f)
 {
 	char p[PATH_MAX], line[4096];
 	struct spec_mount mounts[] = { mnt("/t", "tmpfs", "tmpfs", 0, NULL) };
@@ -954,7 +839,7 @@ static void test_mount_label_ignored(void **state)
 	run_child(*state, child_mount_label_ignored);
 }
 
-static void child_sysfs(struct fixture *f)
+static void child_sysfs(struct tmproot *f)
 {
 	char p[PATH_MAX];
 	struct spec_mount mounts[] = { mnt("/sys", "sysfs", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) };
@@ -976,7 +861,7 @@ static void test_sysfs(void **state)
 	run_child(*state, child_sysfs);
 }
 
-static void child_sysfs_userns(struct fixture *f)
+static void child_sysfs_userns(struct tmproot *f)
 {
 	enter_userns();
 	char p[PATH_MAX];
@@ -1012,14 +897,14 @@ static bool host_is_hybrid(void)
 
 /* A cgroup of our own in the pids (v1) and unified (v2) hierarchies, under
  * a "berth" parent, so the child's cgroup paths are known and not "/". */
-static void cg_paths(const struct fixture *f, char *pids, char *unified)
+static void cg_paths(const struct tmproot *f, char *pids, char *unified)
 {
 	const char *tag = strrchr(f->base, '.') + 1;
 	pathf(pids, "/sys/fs/cgroup/pids/berth/rootfs-test-%s", tag);
 	pathf(unified, "/sys/fs/cgroup/unified/berth/rootfs-test-%s", tag);
 }
 
-static void cg_enter(const struct fixture *f)
+static void cg_enter(const struct tmproot *f)
 {
 	char pids[PATH_MAX], uni[PATH_MAX], p[PATH_MAX];
 	cg_paths(f, pids, uni);
@@ -1031,7 +916,7 @@ static void cg_enter(const struct fixture *f)
 	CHECK(berth_write_file(p, "0", 1) == 0);
 }
 
-static void cg_cleanup(const struct fixture *f)
+static void cg_cleanup(const struct tmproot *f)
 {
 	char pids[PATH_MAX], uni[PATH_MAX];
 	cg_paths(f, pids, uni);
@@ -1050,7 +935,7 @@ static void same_inode(const char *a, const char *b)
 	CHECK(sa.st_ino == sb.st_ino && sa.st_dev == sb.st_dev);
 }
 
-static void child_cgroup_v1(struct fixture *f)
+static void child_cgroup_v1(struct tmproot *f)
 {
 	cg_enter(f);
 	char p[PATH_MAX], pids[PATH_MAX], uni[PATH_MAX], line[4096], root[1024];
@@ -1088,7 +973,7 @@ static void child_cgroup_v1(struct fixture *f)
 
 static void test_cgroup_v1(void **state)
 {
-	struct fixture *f = *state;
+	struct tmproot *f = *state;
 	if (!host_is_hybrid()) {
 		print_message("skipped: the host has no hybrid cgroup layout\n");
 		return;
@@ -1097,7 +982,7 @@ static void test_cgroup_v1(void **state)
 	cg_cleanup(f);
 }
 
-static void child_cgroup_ns(struct fixture *f)
+static void child_cgroup_ns(struct tmproot *f)
 {
 	cg_enter(f);
 	CHECK(unshare(CLONE_NEWCGROUP) == 0);
@@ -1128,7 +1013,7 @@ static void child_cgroup_ns(struct fixture *f)
 
 static void test_cgroup_ns(void **state)
 {
-	struct fixture *f = *state;
+	struct tmproot *f = *state;
 	if (!host_is_hybrid()) {
 		print_message("skipped: the host has no hybrid cgroup layout\n");
 		return;
@@ -1137,7 +1022,7 @@ static void test_cgroup_ns(void **state)
 	cg_cleanup(f);
 }
 
-static void child_cgroup2_type(struct fixture *f)
+static void child_cgroup2_type(struct tmproot *f)
 {
 	cg_enter(f);
 	char p[PATH_MAX], pids[PATH_MAX], uni[PATH_MAX];
@@ -1155,7 +1040,7 @@ static void child_cgroup2_type(struct fixture *f)
 
 static void test_cgroup2_type(void **state)
 {
-	struct fixture *f = *state;
+	struct tmproot *f = *state;
 	if (!host_is_hybrid()) {
 		print_message("skipped: the host has no hybrid cgroup layout\n");
 		return;
@@ -1166,7 +1051,7 @@ static void test_cgroup2_type(void **state)
 
 /* ------------------------------------------------------ idmap, copy-up, tty */
 
-static void child_idmap(struct fixture *f)
+static void child_idmap(struct tmproot *f)
 {
 	char src[PATH_MAX], p[PATH_MAX];
 	pathf(src, "%s/idsrc", f->base);
@@ -1212,7 +1097,7 @@ static void test_idmap(void **state)
 	run_child(*state, child_idmap);
 }
 
-static void child_tmpcopyup(struct fixture *f)
+static void child_tmpcopyup(struct tmproot *f)
 {
 	char p[PATH_MAX], l[PATH_MAX];
 	pathf(p, "%s/etc/sub", f->root);
@@ -1270,7 +1155,7 @@ static void child_tmpcopyup(struct fixture *f)
 
 static void test_tmpcopyup(void **state)
 {
-	struct fixture *f = *state;
+	struct tmproot *f = *state;
 	run_child(f, child_tmpcopyup);
 	char p[PATH_MAX];
 	pathf(p, "%s/etc/newfile", f->root);
@@ -1289,7 +1174,7 @@ static int open_pty(int *slave)
 	return master;
 }
 
-static void child_console(struct fixture *f)
+static void child_console(struct tmproot *f)
 {
 	/* A terminal of the host's devpts is not in the container's mount
 	 * namespace after pivot: it cannot be bound, and the error says so. */
@@ -1336,7 +1221,7 @@ static void test_console(void **state)
 	run_child(*state, child_console);
 }
 
-static void child_userns_devices(struct fixture *f)
+static void child_userns_devices(struct tmproot *f)
 {
 	enter_userns();
 	struct spec_mount mounts[] = {

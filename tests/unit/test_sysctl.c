@@ -21,13 +21,7 @@
 #include "linux/procfs.h"
 #include "linux/sysctl.h"
 
-#define CHECK(c)                                                                          \
-	do {                                                                              \
-		if (!(c)) {                                                               \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c); \
-			_exit(1);                                                         \
-		}                                                                         \
-	} while (0)
+#include "unit_helpers.h"
 
 struct fixture {
 	struct spec_config cfg;
@@ -176,16 +170,7 @@ static void test_apply_in_child_namespaces(void **state)
 	assert_int_equal(berth_read_file("/proc/sys/net/ipv4/ip_forward", &fwd_before, NULL), 0);
 	assert_string_not_equal(shm_before, "123456789\n");
 
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		child_apply();
-		_exit(0);
-	}
-	int st;
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	assert_true(WIFEXITED(st));
-	assert_int_equal(WEXITSTATUS(st), 0);
+	run_in_child(child_apply);
 
 	_cleanup_free_ char *shm_after = NULL, *fwd_after = NULL;
 	assert_int_equal(berth_read_file("/proc/sys/kernel/shmmax", &shm_after, NULL), 0);

@@ -26,13 +26,7 @@
 #include "core/sock.h"
 #include "linux/terminal.h"
 
-#define CHECK(c)                                                                          \
-	do {                                                                              \
-		if (!(c)) {                                                               \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c); \
-			_exit(1);                                                         \
-		}                                                                         \
-	} while (0)
+#include "unit_helpers.h"
 
 /* Read from fd until `want` shows up (or 5 s pass); returns what was read. */
 static char *read_until(int fd, const char *want)
@@ -130,9 +124,7 @@ static void test_make_controlling(void **state)
 	}
 	close(s);
 	assert_non_null(strstr(read_until(master, "from-init"), "from-init"));
-	int st;
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	assert_child_ok(pid);
 }
 
 /* run -t without a console socket: the proxy relays a pipe-fed stdin to a
@@ -177,10 +169,7 @@ static void test_proxy(void **state)
 	char *got = read_until(out[0], "eof-seen");
 	assert_non_null(strstr(got, "got:hello"));
 	assert_non_null(strstr(got, "eof-seen"));
-	int st;
-	assert_int_equal(waitpid(runner, &st, 0), runner);
-	assert_true(WIFEXITED(st));
-	assert_int_equal(WEXITSTATUS(st), 0);
+	assert_child_ok(runner);
 	close(out[0]);
 }
 

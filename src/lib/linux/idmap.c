@@ -127,15 +127,16 @@ static int run_helper(const char *tool, const char *subfile, const char *field, 
 	_cleanup_free_ char *nums = malloc((3 * n + 1) * 12);
 	if (!argv || !nums)
 		return berth_err(err, ENOMEM, "%s: out of memory", field);
+	/* 12 bytes per number: 10 digits of a u32, a sign, the NUL. */
 	char *p = nums;
 	argv[0] = (char *) tool;
 	argv[1] = p;
-	p += sprintf(p, "%d", (int) pid) + 1;
+	p += snprintf(p, 12, "%d", (int) pid) + 1;
 	for (size_t i = 0; i < n; i++) {
 		uint32_t v[3] = { m[i].container_id, m[i].host_id, m[i].size };
 		for (int k = 0; k < 3; k++) {
 			argv[2 + 3 * i + (size_t) k] = p;
-			p += sprintf(p, "%u", v[k]) + 1;
+			p += snprintf(p, 12, "%u", v[k]) + 1;
 		}
 	}
 	_cleanup_close_ int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
