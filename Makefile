@@ -8,7 +8,7 @@ BUILD_ASAN ?= build-asan
 DEPS = gcc meson ninja-build pkg-config libjansson-dev libseccomp-dev libcmocka-dev \
        busybox-static bats jq iproute2 procps util-linux runc uidmap
 
-.PHONY: all deps build build-asan demo test unit integration clean
+.PHONY: all deps build build-asan demo test unit integration fuzz clean
 
 all: build
 
@@ -43,5 +43,21 @@ integration: build
 test: deps build build-asan
 	BUILD=$(BUILD) BUILD_ASAN=$(BUILD_ASAN) ./tests/run-all.sh all
 
+# libFuzzer on every parser of untrusted input (clang): FUZZ_SECONDS each,
+# starting from tests/fuzz/corpus; new inputs go to build-fuzz/corpus-*.
+FUZZ_SECONDS ?= 60
+BUILD_FUZZ ?= build-fuzz
+$(BUILD_FUZZ)/build.ninja:
+	@dpkg -s clang >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang)
+	CC=clang meson setup $(BUILD_FUZZ) -Dfuzz=true -Dtests=false -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debugoptimized
+
+fuzz: $(BUILD_FUZZ)/build.ninja
+	ninja -C $(BUILD_FUZZ)
+	@for t in config process resources; do \
+		mkdir -p $(BUILD_FUZZ)/corpus-$$t; \
+		$(BUILD_FUZZ)/tests/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+			$(BUILD_FUZZ)/corpus-$$t tests/fuzz/corpus/$$t || exit 1; \
+	done
+
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)
