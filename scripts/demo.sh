@@ -15,7 +15,7 @@ trap cleanup EXIT
 
 "$here/tests/fixtures/make-bundle.sh" "$work/bundle" /bin/sh -c '
 echo "hostname inside:   $(hostname)"
-echo "my PID inside:     $$ (PID 1 is $(tr "\0" " " < /proc/1/cmdline | cut -c1-12)...)"
+echo "my PID inside:     $$ (PID 1 runs $(tr "\0" "\n" < /proc/1/cmdline | head -1))"
 echo "processes visible: $(ls -d /proc/[0-9]* | wc -l)"
 echo "mounts inside:     $(wc -l < /proc/self/mountinfo)"
 echo "root filesystem:   $(awk "\$5 == \"/\" {print \$9}" /proc/self/mountinfo)"
