@@ -6,7 +6,7 @@ BUILD_ASAN ?= build-asan
 
 # Debian packages the build, tests and demo need.
 DEPS = gcc meson ninja-build pkg-config libjansson-dev libseccomp-dev libcmocka-dev \
-       busybox-static bats jq iproute2 procps util-linux runc uidmap
+       busybox-static bats jq iproute2 procps util-linux runc podman uidmap
 
 .PHONY: all deps build build-asan demo test unit integration fuzz clean
 
