@@ -39,18 +39,15 @@ int cmd_spec(struct cli *cli, int argc, char **argv)
 		close(dfd);
 		return cli_usage_error("spec", "%s/config.json already exists: remove it first", bundle);
 	}
-	char *j = spec_default_config_json(rootless);
-	if (!j) {
+	char *j = NULL;
+	char *body = spec_default_config_json(rootless);
+	if (!body || asprintf(&j, "%s\n", body) < 0) {
+		free(body);
 		close(dfd);
 		return 1;
 	}
-	size_t len = strlen(j);
-	j[len] = '\0';
-	char *withnl = malloc(len + 2);
-	memcpy(withnl, j, len);
-	withnl[len] = '\n';
-	int r = berth_write_file_atomic(dfd, "config.json", withnl, len + 1, 0644);
-	free(withnl);
+	free(body);
+	int r = berth_write_file_atomic(dfd, "config.json", j, strlen(j), 0644);
 	free(j);
 	close(dfd);
 	if (r < 0) {

@@ -23,22 +23,32 @@ static const struct {
 	cli_cmd_fn fn;
 	bool seal;
 	const char *help;
+	const char *usage;
 } commands[] = {
-	{ "create", cmd_create, true, "create a container" },
-	{ "start", cmd_start, false, "start a created container" },
-	{ "run", cmd_run, true, "create and start a container, wait for it" },
-	{ "state", cmd_state, false, "output the state of a container" },
-	{ "kill", cmd_kill, false, "send a signal to the container's init process" },
-	{ "delete", cmd_delete, false, "delete a container and what it holds" },
-	{ "list", cmd_list, false, "list containers" },
-	{ "exec", cmd_exec, true, "run a new process inside a container" },
-	{ "ps", cmd_ps, false, "list the processes of a container" },
-	{ "pause", cmd_pause, false, "freeze every process of a container" },
-	{ "resume", cmd_resume, false, "thaw a paused container" },
-	{ "update", cmd_update, false, "update a container's resource limits" },
-	{ "events", cmd_events, false, "stream a container's events and stats" },
-	{ "spec", cmd_spec, false, "write a default config.json" },
-	{ "features", cmd_features, false, "show what this runtime supports (JSON)" },
+	{ "create", cmd_create, true, "create a container",
+	  "[--bundle DIR] [--console-socket PATH] [--pid-file FILE] [--no-pivot] [--no-new-keyring] [--preserve-fds N] ID" },
+	{ "start", cmd_start, false, "start a created container", "ID" },
+	{ "run", cmd_run, true, "create and start a container, wait for it",
+	  "[--bundle DIR] [--console-socket PATH] [--pid-file FILE] [--no-pivot] [--no-new-keyring] [--preserve-fds N] [--detach] [--keep] ID" },
+	{ "state", cmd_state, false, "output the state of a container", "ID" },
+	{ "kill", cmd_kill, false, "send a signal to the container's init process",
+	  "[--all] ID [SIGNAL]   (SIGNAL: KILL, SIGKILL, 9, RTMIN+3 ...; default TERM)" },
+	{ "delete", cmd_delete, false, "delete a container and what it holds", "[--force] ID" },
+	{ "list", cmd_list, false, "list containers", "[--format table|json] [--quiet]" },
+	{ "exec", cmd_exec, true, "run a new process inside a container",
+	  "[--tty] [--console-socket PATH] [--cwd DIR] [--env K=V]... [--user UID[:GID]] [--additional-gids GID]... "
+	  "[--cap CAP]... [--no-new-privs] [--apparmor P] [--process-label L] [--detach] [--pid-file FILE] "
+	  "[--preserve-fds N] ID COMMAND [ARG...] | --process FILE ID" },
+	{ "ps", cmd_ps, false, "list the processes of a container", "[--format table|json] ID [PS-ARGS...]" },
+	{ "pause", cmd_pause, false, "freeze every process of a container", "ID" },
+	{ "resume", cmd_resume, false, "thaw a paused container", "ID" },
+	{ "update", cmd_update, false, "update a container's resource limits",
+	  "[-r FILE|-] [--memory SIZE] [--memory-reservation SIZE] [--memory-swap SIZE] [--cpu-shares N] "
+	  "[--cpu-quota N] [--cpu-period N] [--cpu-burst N] [--cpu-rt-period N] [--cpu-rt-runtime N] "
+	  "[--cpuset-cpus LIST] [--cpuset-mems LIST] [--pids-limit N] [--blkio-weight N] ID" },
+	{ "events", cmd_events, false, "stream a container's events and stats", "[--stats] [--interval DURATION] ID" },
+	{ "spec", cmd_spec, false, "write a default config.json", "[--bundle DIR] [--rootless]" },
+	{ "features", cmd_features, false, "show what this runtime supports (JSON)", "" },
 };
 
 static void usage(FILE *f)
@@ -150,6 +160,11 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (strcmp(commands[i].name, name) != 0)
 			continue;
+		if (optind + 1 < argc && (!strcmp(argv[optind + 1], "--help") || !strcmp(argv[optind + 1], "-h"))) {
+			printf("usage: berth-runtime %s %s\n\n%s\n", commands[i].name, commands[i].usage,
+			       commands[i].help);
+			return 0;
+		}
 		if (commands[i].seal) {
 			/* Start the cgroup-migration grace period before anything else
 			 * (it runs in a grandchild, so the re-exec below does not wait

@@ -225,6 +225,31 @@ bool cg_has_file(struct cg_hier *h, const char *file)
 
 /* --- small conversions -------------------------------------------------- */
 
+int cg_hugetlb(struct cg_hier *h, const struct spec_res_hugepage *hp, size_t n, const char *jp,
+	       struct berth_error *err)
+{
+	const char *suffix = h->v2 ? "max" : "limit_in_bytes";
+	for (size_t i = 0; i < n; i++) {
+		char name[32], file[96], rsvd[96], p[256];
+		cg_hugetlb_name(hp[i].page_bytes, name, sizeof(name));
+		snprintf(file, sizeof(file), "hugetlb.%s.%s", name, suffix);
+		snprintf(rsvd, sizeof(rsvd), "hugetlb.%s.rsvd.%s", name, suffix);
+		if (snprintf(p, sizeof(p), "%s[%zu].limit", jp, i) >= (int) sizeof(p))
+			p[sizeof(p) - 1] = '\0';
+		if (!cg_has_file(h, file))
+			return berth_err(err, ENOTSUP, "%s[%zu].pageSize: hugepages of %s are not supported by this "
+					 "host (no %s/%s)", jp, i, hp[i].page_size, h->dir, file);
+		int rc = cg_writef(h, file, p, err, "%" PRIu64, hp[i].limit);
+		/* The reservation limit keeps a later fault from being the first
+		 * sign of exhaustion; kernels before 5.7 have no such file. */
+		if (rc == 0 && cg_has_file(h, rsvd))
+			rc = cg_writef(h, rsvd, p, err, "%" PRIu64, hp[i].limit);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
 void cg_hugetlb_name(uint64_t bytes, char *buf, size_t len)
 {
 	if (bytes >= (1ULL << 30))
@@ -848,8 +873,7 @@ static int apply(struct cgroup_manager *m, const struct spec_resources *r, struc
 	if (r->n_hugepage_limits) {
 		if (!(h = need(m, CG_HUGETLB, JP ".hugepageLimits", err)))
 			return -ENOTSUP;
-		rc = h->v2 ? cg_v2_hugetlb(h, r->hugepage_limits, r->n_hugepage_limits, JP ".hugepageLimits", err)
-			   : cg_v1_hugetlb(h, r->hugepage_limits, r->n_hugepage_limits, JP ".hugepageLimits", err);
+		rc = cg_hugetlb(h, r->hugepage_limits, r->n_hugepage_limits, JP ".hugepageLimits", err);
 		if (rc < 0)
 			return rc;
 	}

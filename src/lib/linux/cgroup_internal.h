@@ -118,8 +118,6 @@ int cg_v1_cpuset(struct cg_hier *h, const struct spec_res_cpu *cpu, const char *
 int cg_v1_cpuset_seed(const char *dir, struct berth_error *err);
 int cg_v1_pids(struct cg_hier *h, int64_t limit, const char *jp, struct berth_error *err);
 int cg_v1_blkio(struct cg_hier *h, const struct spec_res_block_io *b, const char *jp, struct berth_error *err);
-int cg_v1_hugetlb(struct cg_hier *h, const struct spec_res_hugepage *hp, size_t n, const char *jp,
-		  struct berth_error *err);
 int cg_v1_net_cls(struct cg_hier *h, uint32_t classid, const char *jp, struct berth_error *err);
 int cg_v1_net_prio(struct cg_hier *h, const struct spec_res_net_priority *p, size_t n, const char *jp,
 		   struct berth_error *err);
@@ -134,8 +132,10 @@ int cg_v2_memory(struct cg_hier *h, const struct spec_res_memory *mem, const cha
 int cg_v2_cpu(struct cg_hier *h, const struct spec_res_cpu *cpu, const char *jp, struct berth_error *err);
 int cg_v2_pids(struct cg_hier *h, int64_t limit, const char *jp, struct berth_error *err);
 int cg_v2_io(struct cg_hier *h, const struct spec_res_block_io *b, const char *jp, struct berth_error *err);
-int cg_v2_hugetlb(struct cg_hier *h, const struct spec_res_hugepage *hp, size_t n, const char *jp,
-		  struct berth_error *err);
+/* hugetlb.<size>.limit_in_bytes on v1, hugetlb.<size>.max on v2 (and the
+ * rsvd.* reservation limits where the kernel has them). */
+int cg_hugetlb(struct cg_hier *h, const struct spec_res_hugepage *hp, size_t n, const char *jp,
+	       struct berth_error *err);
 int cg_v2_unified(struct cg_hier *h, const struct spec_res_unified *u, size_t n, const char *jp,
 		  struct berth_error *err);
 /* Enable the controllers in `want` in subtree_control from the hierarchy

@@ -259,30 +259,6 @@ int cg_v1_pids(struct cg_hier *h, int64_t limit, const char *jp, struct berth_er
 	return cg_write(h, "pids.max", "max", jp, err);
 }
 
-int cg_v1_hugetlb(struct cg_hier *h, const struct spec_res_hugepage *hp, size_t n, const char *jp,
-		  struct berth_error *err)
-{
-	for (size_t i = 0; i < n; i++) {
-		char name[32], file[96], rsvd[96], p[256];
-		cg_hugetlb_name(hp[i].page_bytes, name, sizeof(name));
-		snprintf(file, sizeof(file), "hugetlb.%s.limit_in_bytes", name);
-		snprintf(rsvd, sizeof(rsvd), "hugetlb.%s.rsvd.limit_in_bytes", name);
-		if (snprintf(p, sizeof(p), "%s[%zu]", jp, i) >= (int) sizeof(p))
-			p[sizeof(p) - 1] = '\0';
-		if (!cg_has_file(h, file))
-			return berth_err(err, ENOTSUP, "%s.pageSize: hugepages of %s are not supported by this host "
-					 "(no %s/%s)", p, hp[i].page_size, h->dir, file);
-		int rc = write_u64(h, file, hp[i].limit, p, "limit", err);
-		/* The reservation limit keeps a later fault from being the first
-		 * sign of exhaustion; kernels before 5.7 have no such file. */
-		if (rc == 0 && cg_has_file(h, rsvd))
-			rc = write_u64(h, rsvd, hp[i].limit, p, "limit", err);
-		if (rc < 0)
-			return rc;
-	}
-	return 0;
-}
-
 int cg_v1_net_cls(struct cg_hier *h, uint32_t classid, const char *jp, struct berth_error *err)
 {
 	return cg_writef(h, "net_cls.classid", jp, err, "%" PRIu32, classid);

@@ -224,28 +224,6 @@ int cg_v2_io(struct cg_hier *h, const struct spec_res_block_io *b, const char *j
 	return 0;
 }
 
-int cg_v2_hugetlb(struct cg_hier *h, const struct spec_res_hugepage *hp, size_t n, const char *jp,
-		  struct berth_error *err)
-{
-	for (size_t i = 0; i < n; i++) {
-		char name[32], file[96], rsvd[96], p[256];
-		cg_hugetlb_name(hp[i].page_bytes, name, sizeof(name));
-		snprintf(file, sizeof(file), "hugetlb.%s.max", name);
-		snprintf(rsvd, sizeof(rsvd), "hugetlb.%s.rsvd.max", name);
-		if (snprintf(p, sizeof(p), "%s[%zu].limit", jp, i) >= (int) sizeof(p))
-			p[sizeof(p) - 1] = '\0';
-		if (!cg_has_file(h, file))
-			return berth_err(err, ENOTSUP, "%s[%zu].pageSize: hugepages of %s are not supported by this "
-					 "host (no %s/%s)", jp, i, hp[i].page_size, h->dir, file);
-		int rc = cg_writef(h, file, p, err, "%" PRIu64, hp[i].limit);
-		if (rc == 0 && cg_has_file(h, rsvd))
-			rc = cg_writef(h, rsvd, p, err, "%" PRIu64, hp[i].limit);
-		if (rc < 0)
-			return rc;
-	}
-	return 0;
-}
-
 int cg_v2_unified(struct cg_hier *h, const struct spec_res_unified *u, size_t n, const char *jp,
 		  struct berth_error *err)
 {
