@@ -16,7 +16,9 @@ static struct {
 	enum berth_log_format fmt;
 	bool debug;
 	bool to_stderr;
-} g_log = { -1, BERTH_LOG_TEXT, false, true };
+	enum berth_log_level min;
+	const char *program;
+} g_log = { -1, BERTH_LOG_TEXT, false, true, BERTH_LOG_DEBUG, "berth-runtime" };
 
 static const char *level_name(enum berth_log_level l)
 {
@@ -44,6 +46,8 @@ int berth_log_init(const char *path, enum berth_log_format fmt, bool debug)
 }
 
 void berth_log_set_stderr(bool enabled) { g_log.to_stderr = enabled; }
+void berth_log_set_program(const char *name) { g_log.program = name; }
+void berth_log_set_min_level(enum berth_log_level lvl) { g_log.min = lvl; }
 bool berth_log_debug_enabled(void) { return g_log.debug; }
 int berth_log_fd(void) { return g_log.fd; }
 
@@ -67,7 +71,7 @@ static size_t json_escape(char *out, size_t cap, const char *in)
 
 void berth_log(enum berth_log_level lvl, const char *fmt, ...)
 {
-	if (lvl == BERTH_LOG_DEBUG && !g_log.debug)
+	if ((lvl == BERTH_LOG_DEBUG && !g_log.debug) || lvl < g_log.min)
 		return;
 	int saved = errno;
 	char msg[2048];
@@ -78,7 +82,7 @@ void berth_log(enum berth_log_level lvl, const char *fmt, ...)
 
 	if (g_log.to_stderr && (lvl >= BERTH_LOG_WARN || g_log.debug)) {
 		char line[2200];
-		int n = snprintf(line, sizeof(line), "berth-runtime: %s%s\n",
+		int n = snprintf(line, sizeof(line), "%s: %s%s\n", g_log.program,
 				 lvl == BERTH_LOG_WARN ? "warning: " : "", msg);
 		if (n > 0)
 			(void) !write(STDERR_FILENO, line, (size_t) n < sizeof(line) ? (size_t) n : sizeof(line) - 1);

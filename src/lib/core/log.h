@@ -19,6 +19,10 @@ enum berth_log_format { BERTH_LOG_TEXT, BERTH_LOG_JSON };
 int berth_log_init(const char *path, enum berth_log_format fmt, bool debug);
 /* When quiet, nothing goes to stderr (the log file still gets it). */
 void berth_log_set_stderr(bool enabled);
+/* The name stderr lines start with (default "berth-runtime"); a static string. */
+void berth_log_set_program(const char *name);
+/* Drop messages below lvl everywhere (berth --log-level warn|error). */
+void berth_log_set_min_level(enum berth_log_level lvl);
 void berth_log(enum berth_log_level lvl, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 bool berth_log_debug_enabled(void);
