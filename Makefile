@@ -6,7 +6,9 @@ BUILD_ASAN ?= build-asan
 
 # Debian packages the build, tests and demo need.
 DEPS = gcc meson ninja-build pkg-config libjansson-dev libseccomp-dev libcmocka-dev \
-       busybox-static bats jq iproute2 procps util-linux runc podman uidmap
+       libcurl4-openssl-dev libarchive-dev libsqlite3-dev libssl-dev zlib1g-dev libzstd-dev libisal-dev \
+       busybox-static bats jq iproute2 procps util-linux runc podman uidmap \
+       tar gzip zstd coreutils python3 curl skopeo docker-registry apache2-utils
 
 .PHONY: all deps build build-asan demo test unit integration fuzz clean
 
@@ -53,7 +55,7 @@ $(BUILD_FUZZ)/build.ninja:
 
 fuzz: $(BUILD_FUZZ)/build.ninja
 	ninja -C $(BUILD_FUZZ)
-	@for t in config process resources; do \
+	@for t in config process resources image reference unpack; do \
 		mkdir -p $(BUILD_FUZZ)/corpus-$$t; \
 		$(BUILD_FUZZ)/tests/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
 			$(BUILD_FUZZ)/corpus-$$t tests/fuzz/corpus/$$t || exit 1; \
