@@ -271,6 +271,15 @@ static int pull_one_layer(struct pull_job *job, size_t i, struct berth_error *er
 		b.offset = offset;
 		struct berth_error nerr = { 0 };
 		r = registry_get_blob(job->reg, d->digest, offset, blob_sink, &b, &b.resumed, &nerr);
+		/* image-spec: a layer with urls MAY be fetched from them; registries often
+		 * refuse to serve foreign (non-distributable) layers themselves. */
+		for (size_t u = 0; r == -ENOENT && b.ingest_rc == 0 && !b.started && u < d->n_urls; u++) {
+			struct berth_error uerr = { 0 };
+			log_debug("%s: not on the registry; trying %s", what, d->urls[u]);
+			r = registry_get_url(job->reg, d->urls[u], d->digest, offset, blob_sink, &b, &b.resumed, &uerr);
+			if (r < 0 && r != -ENOENT)
+				nerr = uerr;
+		}
 		if (r == -ESPIPE) {
 			ingest_abort(b.in, false);
 			log_debug("%s: registry ignored the Range request; downloading from the start", what);
@@ -505,7 +514,23 @@ int image_pull(struct image_store *s, const char *ref_s, const struct pull_opts 
 			      p.m->config.media_type);
 		goto out;
 	}
-	r = fetch_small_blob(reg, &p.m->config, "config", &p.config_raw, &p.config_len, err);
+	/* A config already in the store (a re-pull, a shared base) is not fetched again;
+	 * it is re-verified, as anything read back from disk for a new image is. */
+	if (content_has(&s->content, p.m->config.digest, NULL) == 1 &&
+	    content_read_blob(&s->content, p.m->config.digest, &p.config_raw, &p.config_len, NULL) == 0) {
+		char got[BERTH_DIGEST_MAX] = "";
+		struct berth_hasher *h = NULL;
+		if (berth_hasher_new_like(p.m->config.digest, &h) == 0) {
+			berth_hasher_update(h, p.config_raw, p.config_len);
+			berth_hasher_final(h, got);
+			berth_hasher_free(h);
+		}
+		if (strcmp(got, p.m->config.digest) != 0) {
+			free(p.config_raw);
+			p.config_raw = NULL;
+		}
+	}
+	r = p.config_raw ? 0 : fetch_small_blob(reg, &p.m->config, "config", &p.config_raw, &p.config_len, err);
 	if (r < 0) {
 		berth_error_prefix(err, "%s", name);
 		goto out;
@@ -670,7 +695,7 @@ int image_push(struct image_store *s, const char *src, const char *dest, const s
 	struct image_info info = { 0 };
 	struct image_ref ref = { 0 };
 	struct registry *reg = NULL;
-	_cleanup_free_ char *mount_from = NULL, *name = NULL;
+	_cleanup_free_ char *mount_from = NULL, *name = NULL, *dest_repo = NULL;
 	int r = image_store_resolve(s, src, id, NULL, err);
 	if (r < 0)
 		goto out;
@@ -696,7 +721,8 @@ int image_push(struct image_store *s, const char *src, const char *dest, const s
 	r = registry_open(&ref, &ro, &reg, err);
 	if (r < 0)
 		goto out;
-	say(&rp, "The push refers to repository [%s]", name ? name : dest);
+	dest_repo = image_ref_repo(&ref);
+	say(&rp, "The push refers to repository [%s]", dest_repo ? dest_repo : dest);
 	mount_from = mount_source(&info, &ref);
 	size_t n = info.manifest->n_layers;
 	for (size_t i = 0; i < n; i++) {

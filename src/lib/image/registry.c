@@ -1759,6 +1759,38 @@ int registry_get_blob(struct registry *r, const char *digest, int64_t offset, re
 	return status_error(r, &p, "pull", "blob", ident, err);
 }
 
+int registry_get_url(struct registry *r, const char *url, const char *digest, int64_t offset, registry_sink_fn sink,
+		     void *ctx, bool *resumed, struct berth_error *err)
+{
+	bool dummy;
+	if (!resumed)
+		resumed = &dummy;
+	*resumed = false;
+	char what[1200];
+	snprintf(what, sizeof(what), "blob %s from %.1000s", digest, url);
+	if (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0)
+		return berth_err(err, -EINVAL, "%s: only http and https URLs are fetched", what);
+	if (offset < 0)
+		return berth_err(err, -EINVAL, "%s: negative offset %" PRId64, what, offset);
+	_cleanup_resp_ struct resp p = { .content_length = -1 };
+	/* No scope and no fixed header: a foreign URL never sees the registry's credentials. */
+	struct req q = {
+		.method = "GET", .what = what, .deny = what, .sink = sink, .sink_ctx = ctx, .retries = -1,
+		.fd = -1, .stream = true, .pos = offset, .resumed = resumed,
+	};
+	int k = http_do(r, &q, url, &p, err);
+	if (k < 0)
+		return k;
+	if (p.status == 416 && offset > 0 && !q.range_decided && !q.resuming) {
+		q.pos = 0;
+		if ((k = http_do(r, &q, url, &p, err)) < 0)
+			return k;
+	}
+	if (p.status == 200 || p.status == 206)
+		return 0;
+	return berth_err(err, p.status == 404 ? -ENOENT : -EIO, "%s: HTTP %ld", what, p.status);
+}
+
 int registry_blob_exists(struct registry *r, const char *digest, int64_t *size, struct berth_error *err)
 {
 	if (size)

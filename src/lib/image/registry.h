@@ -79,6 +79,11 @@ int registry_get_manifest(struct registry *r, const char *reference, char **body
 int registry_get_blob(struct registry *r, const char *digest, int64_t offset, registry_sink_fn sink,
                       void *ctx, bool *resumed, struct berth_error *err);
 
+/* GET a blob from one of a descriptor's `urls` (foreign / non-distributable layers), with the same
+ * streaming, Range and retry behaviour as registry_get_blob but no credentials of any kind. */
+int registry_get_url(struct registry *r, const char *url, const char *digest, int64_t offset, registry_sink_fn sink,
+                     void *ctx, bool *resumed, struct berth_error *err);
+
 /* HEAD blob: 1 present (*size set when non-NULL and the server sent Content-Length, else -1), 0 absent */
 int registry_blob_exists(struct registry *r, const char *digest, int64_t *size, struct berth_error *err);
 
