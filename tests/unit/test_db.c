@@ -585,6 +585,114 @@ static void concurrent_writers(void **state)
 	assert_int_equal(count_rows(path, "SELECT count(*) FROM names"), 120);
 }
 
+/* A store written by a berth with schema version 1 (no containers table)
+ * opens with its images intact and is migrated to version 2, once, even
+ * when several processes open it at the same moment. */
+static void migrate_v1_to_v2(void **state)
+{
+	struct ctx *c = *state;
+	struct berth_error err = { 0 };
+	char a[BERTH_DIGEST_MAX], layer[BERTH_DIGEST_MAX], got[BERTH_DIGEST_MAX];
+	dig(a, "v1-image");
+	dig(layer, "v1-layer");
+	put_simple(c->db, a);
+	assert_int_equal(db_name_set(c->db, "old:1", a, &err), 0);
+	assert_int_equal(db_layer_hold(c->db, layer, "someone", &err), 0);
+	db_close(c->db);
+	c->db = NULL;
+
+	sqlite3 *h;
+	assert_int_equal(sqlite3_open(c->path, &h), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(h, "DROP TABLE containers; PRAGMA user_version = 1", NULL, NULL, NULL),
+	                 SQLITE_OK);
+	sqlite3_close(h);
+	assert_int_equal(count_rows(c->path, "SELECT count(*) FROM sqlite_master WHERE name LIKE 'containers%'"), 0);
+	assert_int_equal(count_rows(c->path, "PRAGMA user_version"), 1);
+
+	pid_t pids[3];
+	for (int p = 0; p < 3; p++) {
+		pids[p] = fork();
+		assert_true(pids[p] >= 0);
+		if (pids[p] == 0) {
+			struct berth_db *db;
+			if (db_open(c->path, &db, &err) < 0) {
+				fprintf(stderr, "child: %s\n", err.msg);
+				_exit(2);
+			}
+			struct db_container ct = { .created = 1 + p, .record = (char *) "{}" };
+			memset(ct.id, "abc"[p], 64);
+			char name[16];
+			snprintf(name, sizeof(name), "c%d", p);
+			ct.name = name;
+			snprintf(ct.image_id, sizeof(ct.image_id), "%s", a);
+			char *chains[] = { layer };
+			if (db_container_insert(db, &ct, chains, 1, &err) < 0) {
+				fprintf(stderr, "child: %s\n", err.msg);
+				_exit(3);
+			}
+			db_close(db);
+			_exit(0);
+		}
+	}
+	for (int p = 0; p < 3; p++) {
+		int status;
+		assert_int_equal(waitpid(pids[p], &status, 0), pids[p]);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+	}
+	assert_int_equal(count_rows(c->path, "PRAGMA user_version"), BERTH_DB_SCHEMA_VERSION);
+	assert_int_equal(BERTH_DB_SCHEMA_VERSION, 2);
+	assert_int_equal(count_rows(c->path, "SELECT count(*) FROM containers"), 3);
+
+	if (db_open(c->path, &c->db, &err) < 0)
+		fail_msg("%s", err.msg);
+	struct db_image im;
+	assert_int_equal(db_image_get(c->db, a, &im, &err), 0);
+	assert_string_equal(im.id, a);
+	db_image_clear(&im);
+	assert_int_equal(db_name_get(c->db, "old:1", got), 0);
+	assert_string_equal(got, a);
+	assert_int_equal(db_layer_held(c->db, layer), 1);
+	assert_int_equal(db_containers_using_image(c->db, a), 3);
+
+	/* the image being "in use" does not stop rmi -f, and the layer stays held */
+	char ids[3][DB_CONTAINER_ID_LEN + 1];
+	for (int p = 0; p < 3; p++) {
+		memset(ids[p], "abc"[p], 64);
+		ids[p][64] = '\0';
+	}
+	assert_int_equal(db_image_delete(c->db, a, &err), 0);
+	assert_int_equal(db_containers_using_image(c->db, a), 3);
+	struct db_container got_c;
+	assert_int_equal(db_container_get(c->db, ids[1], &got_c, &err), 0);
+	assert_string_equal(got_c.name, "c1");
+	assert_string_equal(got_c.image_id, a);
+	assert_int_equal(got_c.created, 2);
+	db_container_clear(&got_c);
+	for (int p = 0; p < 3; p++)
+		assert_int_equal(db_container_delete(c->db, ids[p], &err), 0);
+	assert_int_equal(db_layer_held(c->db, layer), 1);     /* "someone" still holds it */
+	assert_int_equal(db_layer_release(c->db, "someone", &err), 0);
+	assert_int_equal(db_layer_held(c->db, layer), 0);
+
+	/* a failing insert reports sqlite's reason (taken before the rollback) and leaves nothing */
+	assert_int_equal(sqlite3_open(c->path, &h), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(h, "CREATE TRIGGER no_ctr BEFORE INSERT ON containers "
+	                                 "BEGIN SELECT RAISE(ABORT, 'containers are frozen'); END",
+	                              NULL, NULL, NULL),
+	                 SQLITE_OK);
+	sqlite3_close(h);
+	struct db_container ct = { .name = (char *) "frozen", .created = 1, .record = (char *) "{}" };
+	memset(ct.id, 'd', 64);
+	snprintf(ct.image_id, sizeof(ct.image_id), "%s", a);
+	char *chains[] = { layer };
+	berth_error_clear(&err);
+	assert_true(db_container_insert(c->db, &ct, chains, 1, &err) < 0);
+	assert_non_null(strstr(err.msg, "containers are frozen"));
+	assert_int_equal(db_layer_held(c->db, layer), 0);
+	assert_int_equal(count_rows(c->path, "SELECT count(*) FROM containers"), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -595,6 +703,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(unreferenced_blobs_and_layers, setup, teardown),
 		cmocka_unit_test_setup_teardown(reopen_persists_wal, setup, teardown),
 		cmocka_unit_test_setup_teardown(concurrent_writers, setup, teardown),
+		cmocka_unit_test_setup_teardown(migrate_v1_to_v2, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

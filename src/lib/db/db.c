@@ -16,9 +16,6 @@
 
 #define DB_BUSY_TIMEOUT_MS 30000
 
-#define STR_(x) #x
-#define STR(x) STR_(x)
-
 struct berth_db {
 	sqlite3 *h;
 	char *path;
@@ -85,7 +82,24 @@ static const char schema_v1[] =
 	"  holder TEXT NOT NULL,"
 	"  PRIMARY KEY (chain_id, holder));"
 	"CREATE INDEX layer_holds_holder ON layer_holds(holder);"
-	"PRAGMA user_version = " STR(BERTH_DB_SCHEMA_VERSION) ";";
+	"PRAGMA user_version = 1;";
+
+/* Version 2: containers.  No foreign key to images: `rmi -f` may remove an
+ * image a container was made from; the container keeps its layers through
+ * layer_holds.  IF NOT EXISTS so that a store whose user_version was set
+ * back by hand migrates instead of failing. */
+static const char migrate_v2[] =
+	"CREATE TABLE IF NOT EXISTS containers ("
+	"  id TEXT PRIMARY KEY,"
+	"  name TEXT UNIQUE NOT NULL,"
+	"  image_id TEXT NOT NULL,"
+	"  image_ref TEXT,"
+	"  created INTEGER NOT NULL,"
+	"  runtime TEXT,"
+	"  record TEXT NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS containers_image ON containers(image_id);"
+	"CREATE INDEX IF NOT EXISTS containers_created ON containers(created);"
+	"PRAGMA user_version = 2;";
 
 /* Layers overlay needs: those images use, those held, and (transitively)
  * their chain parents. */
@@ -152,6 +166,26 @@ static int db_fail(struct berth_db *db, struct berth_error *err, int rc, const c
 		e = EIO;
 	return berth_err(err, e, "database %s: %s: %s", db->path, ctx,
 	                 db->h ? sqlite3_errmsg(db->h) : sqlite3_errstr(rc));
+}
+
+/* Like db_fail for a failure inside tx_start()/tx_end(): the message is
+ * taken before the rollback, which would reset sqlite's error text. */
+struct db_why { int rc; char msg[256]; };
+
+static void why_save(struct berth_db *db, struct db_why *w, int rc)
+{
+	if (rc != SQLITE_OK && w->rc == SQLITE_OK) {
+		w->rc = rc;
+		snprintf(w->msg, sizeof(w->msg), "%s", sqlite3_errmsg(db->h));
+	}
+}
+
+static int why_fail(struct berth_db *db, struct berth_error *err, const struct db_why *w, int rc,
+                    const char *what, const char *id)
+{
+	int e = rc_errno(db, w->rc != SQLITE_OK ? w->rc : rc);
+	return berth_err(err, e ? e : EIO, "database %s: container %s: %s: %s", db->path, id, what,
+	                 w->rc != SQLITE_OK ? w->msg : sqlite3_errmsg(db->h));
 }
 
 static int prep(struct berth_db *db, const char *sql, sqlite3_stmt **st)
@@ -339,8 +373,12 @@ int db_open(const char *path, struct berth_db **out, struct berth_error *err)
 			free(db->path);
 			return r;
 		}
-		if (version == 0)
+		/* Each step brings the schema one version forward, inside the
+		 * transaction above: a crash mid-migration leaves the old version. */
+		if (version < 1)
 			rc = sqlite3_exec(db->h, schema_v1, NULL, NULL, NULL);
+		if (rc == SQLITE_OK && version < 2)
+			rc = sqlite3_exec(db->h, migrate_v2, NULL, NULL, NULL);
 		if (rc == SQLITE_OK)
 			rc = sqlite3_exec(db->h, "COMMIT", NULL, NULL, NULL);
 		if (rc != SQLITE_OK) {
@@ -1036,4 +1074,339 @@ int db_layer_release(struct berth_db *db, const char *holder, struct berth_error
 		return berth_err(err, EINVAL, "empty layer holder");
 	int rc = exec_bound(db, "DELETE FROM layer_holds WHERE holder = ?1", 1, holder);
 	return rc == SQLITE_OK ? 0 : db_fail(db, err, rc, "releasing the layers held by %s", holder);
+}
+
+/* ---- containers ---- */
+
+#define HOLDER_PREFIX "container:"
+
+static bool container_id_valid(const char *id)
+{
+	return id && strlen(id) == DB_CONTAINER_ID_LEN && strspn(id, "0123456789abcdef") == DB_CONTAINER_ID_LEN;
+}
+
+void db_container_clear(struct db_container *c)
+{
+	if (!c)
+		return;
+	free(c->name);
+	free(c->image_ref);
+	free(c->runtime);
+	free(c->record);
+	memset(c, 0, sizeof(*c));
+}
+
+/* The id of the container named `name`: 0 / -ENOENT / -errno. */
+static int container_by_name(struct berth_db *db, const char *name, char id[DB_CONTAINER_ID_LEN + 1])
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	int rc = prep(db, "SELECT id FROM containers WHERE name = ?1", &st);
+	if (rc != SQLITE_OK)
+		return -rc_errno(db, rc);
+	bind_text(st, 1, name);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE)
+		return -ENOENT;
+	if (rc != SQLITE_ROW)
+		return -rc_errno(db, rc);
+	const unsigned char *s = sqlite3_column_text(st, 0);
+	snprintf(id, DB_CONTAINER_ID_LEN + 1, "%s", s ? (const char *) s : "");
+	return 0;
+}
+
+static int container_exists(struct berth_db *db, const char *id)
+{
+	return query_exists(db, "SELECT EXISTS (SELECT 1 FROM containers WHERE id = ?1)", id);
+}
+
+/* After a UNIQUE failure on the name: docker's conflict text.  Returns 0 when
+ * the holder vanished in between (the caller may retry). */
+static int name_conflict(struct berth_db *db, struct berth_error *err, const char *name)
+{
+	char holder[DB_CONTAINER_ID_LEN + 1];
+	int r = container_by_name(db, name, holder);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return berth_errno(err, r, "database %s: container name %s: looking up its holder", db->path, name);
+	return berth_err(err, EEXIST,
+	                 "Conflict. The container name \"/%s\" is already in use by container \"%s\". "
+	                 "You have to remove (or rename) that container to be able to reuse that name.",
+	                 name, holder);
+}
+
+int db_container_insert(struct berth_db *db, const struct db_container *c, char *const *chain_ids,
+                        size_t n_layers, struct berth_error *err)
+{
+	if (!container_id_valid(c->id))
+		return berth_err(err, EINVAL, "container id \"%s\" is not 64 lowercase hex digits", c->id);
+	if (!valid_text(c->name))
+		return berth_err(err, EINVAL, "container %s: empty name", c->id);
+	if (!valid_text(c->record))
+		return berth_err(err, EINVAL, "container %s: empty record", c->id);
+	int r = berth_digest_check(c->image_id, "container image id", err);
+	for (size_t i = 0; r == 0 && i < n_layers; i++)
+		r = berth_digest_check(chain_ids[i], "container layer", err);
+	if (r < 0)
+		return r;
+	char holder[sizeof(HOLDER_PREFIX) + DB_CONTAINER_ID_LEN];
+	snprintf(holder, sizeof(holder), HOLDER_PREFIX "%s", c->id);
+
+	for (int attempt = 0;; attempt++) {
+		bool own;
+		int rc = tx_start(db, &own);
+		if (rc != SQLITE_OK)
+			return db_fail(db, err, rc, "container %s: beginning a transaction", c->id);
+		{
+			_cleanup_stmt_ sqlite3_stmt *st = NULL;
+			rc = prep(db,
+			          "INSERT INTO containers (id, name, image_id, image_ref, created, runtime, record) "
+			          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+			          &st);
+			if (rc == SQLITE_OK) {
+				bind_text(st, 1, c->id);
+				bind_text(st, 2, c->name);
+				bind_text(st, 3, c->image_id);
+				bind_text(st, 4, c->image_ref);
+				sqlite3_bind_int64(st, 5, c->created);
+				bind_text(st, 6, c->runtime);
+				bind_text(st, 7, c->record);
+				rc = sqlite3_step(st);
+				rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+			}
+		}
+		int insert_rc = rc;
+		struct db_why why = { 0 };
+		why_save(db, &why, rc);
+		if (rc == SQLITE_OK && n_layers > 0) {
+			_cleanup_stmt_ sqlite3_stmt *st = NULL;
+			rc = prep(db, "INSERT OR IGNORE INTO layer_holds (chain_id, holder) VALUES (?1, ?2)", &st);
+			for (size_t i = 0; rc == SQLITE_OK && i < n_layers; i++) {
+				sqlite3_reset(st);
+				bind_text(st, 1, chain_ids[i]);
+				bind_text(st, 2, holder);
+				rc = sqlite3_step(st);
+				rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+			}
+		}
+		why_save(db, &why, rc);
+		rc = tx_end(db, own, rc);
+		if (rc == SQLITE_OK)
+			return 0;
+		if ((insert_rc & 0xff) != SQLITE_CONSTRAINT)
+			return why_fail(db, err, &why, rc, "storing", c->id);
+		/* Which constraint: the id (primary key) or the name (unique). */
+		r = container_exists(db, c->id);
+		if (r > 0)
+			return berth_err(err, EADDRINUSE, "container id %s is already in use", c->id);
+		r = name_conflict(db, err, c->name);
+		if (r < 0)
+			return r;
+		if (attempt >= 3)
+			return why_fail(db, err, &why, rc, "storing", c->id);
+	}
+}
+
+#define CONTAINER_COLUMNS "id, name, image_id, image_ref, created, runtime, record"
+
+static int container_from_row(sqlite3_stmt *st, struct db_container *out)
+{
+	bool oom = false;
+	memset(out, 0, sizeof(*out));
+	const unsigned char *id = sqlite3_column_text(st, 0);
+	snprintf(out->id, sizeof(out->id), "%s", id ? (const char *) id : "");
+	out->name = col_strdup(st, 1, &oom);
+	col_copy(st, 2, out->image_id);
+	out->image_ref = col_strdup(st, 3, &oom);
+	out->created = sqlite3_column_int64(st, 4);
+	out->runtime = col_strdup(st, 5, &oom);
+	out->record = col_strdup(st, 6, &oom);
+	if (oom) {
+		db_container_clear(out);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int db_container_get(struct berth_db *db, const char *id, struct db_container *out, struct berth_error *err)
+{
+	memset(out, 0, sizeof(*out));
+	if (!container_id_valid(id))
+		return berth_err(err, ENOENT, "No such container: %s", id ? id : "");
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	int rc = prep(db, "SELECT " CONTAINER_COLUMNS " FROM containers WHERE id = ?1", &st);
+	if (rc != SQLITE_OK)
+		return db_fail(db, err, rc, "container %s: reading", id);
+	bind_text(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE)
+		return berth_err(err, ENOENT, "No such container: %s", id);
+	if (rc != SQLITE_ROW)
+		return db_fail(db, err, rc, "container %s: reading", id);
+	int r = container_from_row(st, out);
+	return r < 0 ? berth_err(err, -r, "container %s: out of memory", id) : 0;
+}
+
+int db_container_resolve(struct berth_db *db, const char *s, char id[DB_CONTAINER_ID_LEN + 1],
+                         struct berth_error *err)
+{
+	id[0] = '\0';
+	if (!s || !*s)
+		return berth_err(err, ENOENT, "No such container: %s", s ? s : "");
+	if (container_id_valid(s)) {
+		int r = container_exists(db, s);
+		if (r < 0)
+			return berth_errno(err, r, "database %s: container %s: looking up", db->path, s);
+		if (r > 0) {
+			snprintf(id, DB_CONTAINER_ID_LEN + 1, "%s", s);
+			return 0;
+		}
+	}
+	int r = container_by_name(db, s[0] == '/' ? s + 1 : s, id);
+	if (r == 0)
+		return 0;
+	if (r != -ENOENT)
+		return berth_errno(err, r, "database %s: container %s: looking up", db->path, s);
+	size_t n = strlen(s);
+	if (n > DB_CONTAINER_ID_LEN || strspn(s, "0123456789abcdef") != n)
+		return berth_err(err, ENOENT, "No such container: %s", s);
+	/* Only hex digits reach the pattern: no GLOB metacharacters. */
+	char pattern[DB_CONTAINER_ID_LEN + 2];
+	snprintf(pattern, sizeof(pattern), "%s*", s);
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	int rc = prep(db, "SELECT id FROM containers WHERE id GLOB ?1 LIMIT 2", &st);
+	if (rc != SQLITE_OK)
+		return db_fail(db, err, rc, "container %s: looking up", s);
+	bind_text(st, 1, pattern);
+	int count = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (count++ == 0) {
+			const unsigned char *t = sqlite3_column_text(st, 0);
+			snprintf(id, DB_CONTAINER_ID_LEN + 1, "%s", t ? (const char *) t : "");
+		}
+	}
+	if (rc != SQLITE_DONE)
+		return db_fail(db, err, rc, "container %s: looking up", s);
+	if (count == 0)
+		return berth_err(err, ENOENT, "No such container: %s", s);
+	if (count > 1) {
+		id[0] = '\0';
+		return berth_err(err, EEXIST, "multiple IDs found with provided prefix: %s", s);
+	}
+	return 0;
+}
+
+int db_container_delete(struct berth_db *db, const char *id, struct berth_error *err)
+{
+	if (!container_id_valid(id))
+		return berth_err(err, ENOENT, "No such container: %s", id ? id : "");
+	char holder[sizeof(HOLDER_PREFIX) + DB_CONTAINER_ID_LEN];
+	snprintf(holder, sizeof(holder), HOLDER_PREFIX "%s", id);
+	bool own;
+	int rc = tx_start(db, &own);
+	if (rc != SQLITE_OK)
+		return db_fail(db, err, rc, "container %s: beginning a transaction", id);
+	rc = exec_bound(db, "DELETE FROM containers WHERE id = ?1", 1, id);
+	if (rc == SQLITE_OK && sqlite3_changes(db->h) == 0) {
+		tx_end(db, own, SQLITE_NOTFOUND);
+		return berth_err(err, ENOENT, "No such container: %s", id);
+	}
+	if (rc == SQLITE_OK)
+		rc = exec_bound(db, "DELETE FROM layer_holds WHERE holder = ?1", 1, holder);
+	struct db_why why = { 0 };
+	why_save(db, &why, rc);
+	rc = tx_end(db, own, rc);
+	return rc == SQLITE_OK ? 0 : why_fail(db, err, &why, rc, "deleting", id);
+}
+
+int db_container_rename(struct berth_db *db, const char *id, const char *new_name, struct berth_error *err)
+{
+	if (!valid_text(new_name))
+		return berth_err(err, EINVAL, "container %s: empty name", id ? id : "");
+	if (!container_id_valid(id))
+		return berth_err(err, ENOENT, "No such container: %s", id ? id : "");
+	for (int attempt = 0;; attempt++) {
+		int rc = exec_bound(db, "UPDATE containers SET name = ?2 WHERE id = ?1", 2, id, new_name);
+		if (rc == SQLITE_OK) {
+			if (sqlite3_changes(db->h) == 0)
+				return berth_err(err, ENOENT, "No such container: %s", id);
+			return 0;
+		}
+		if ((rc & 0xff) != SQLITE_CONSTRAINT || attempt >= 3)
+			return db_fail(db, err, rc, "container %s: renaming to %s", id, new_name);
+		int r = name_conflict(db, err, new_name);
+		if (r < 0)
+			return r;
+	}
+}
+
+int db_container_set_record(struct berth_db *db, const char *id, const char *record, struct berth_error *err)
+{
+	if (!container_id_valid(id))
+		return berth_err(err, ENOENT, "No such container: %s", id ? id : "");
+	int rc = exec_bound(db, "UPDATE containers SET record = ?2 WHERE id = ?1", 2, id, record);
+	if (rc != SQLITE_OK)
+		return db_fail(db, err, rc, "container %s: updating its record", id);
+	if (sqlite3_changes(db->h) == 0)
+		return berth_err(err, ENOENT, "No such container: %s", id);
+	return 0;
+}
+
+int db_containers_walk(struct berth_db *db, int (*fn)(void *ctx, const struct db_container *c), void *ctx)
+{
+	struct db_container *cs = NULL;
+	size_t n = 0, cap = 0;
+	int r = 0;
+	{
+		_cleanup_stmt_ sqlite3_stmt *st = NULL;
+		int rc = prep(db, "SELECT " CONTAINER_COLUMNS " FROM containers ORDER BY created DESC, rowid DESC",
+		              &st);
+		if (rc != SQLITE_OK)
+			return -rc_errno(db, rc);
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			if (n == cap) {
+				size_t ncap = cap ? cap * 2 : 64;
+				struct db_container *nv = realloc(cs, ncap * sizeof(*nv));
+				if (!nv) {
+					r = -ENOMEM;
+					goto out;
+				}
+				cs = nv;
+				cap = ncap;
+			}
+			r = container_from_row(st, &cs[n]);
+			if (r < 0)
+				goto out;
+			n++;
+		}
+		if (rc != SQLITE_DONE) {
+			r = -rc_errno(db, rc);
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		r = fn(ctx, &cs[i]);
+		if (r != 0)
+			break;
+	}
+out:
+	for (size_t i = 0; i < n; i++)
+		db_container_clear(&cs[i]);
+	free(cs);
+	return r;
+}
+
+int db_containers_using_image(struct berth_db *db, const char *image_id)
+{
+	if (!image_id || !berth_digest_valid(image_id))
+		return -EINVAL;
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	int rc = prep(db, "SELECT count(*) FROM containers WHERE image_id = ?1", &st);
+	if (rc != SQLITE_OK)
+		return -rc_errno(db, rc);
+	bind_text(st, 1, image_id);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW)
+		return -rc_errno(db, rc);
+	return sqlite3_column_int(st, 0);
 }

@@ -1,7 +1,7 @@
-/* db.h — image metadata in SQLite (<root>/berth.db).
+/* db.h — image and container metadata in SQLite (<root>/berth.db).
  *
- * Promises: images, their names and repo digests, layers and the blob and
- * layer references used by garbage collection are kept in one SQLite
+ * Promises: images, their names and repo digests, layers, containers and the
+ * blob and layer references used by garbage collection are kept in one SQLite
  * database shared by concurrent CLI processes.  Every statement is prepared
  * with bound parameters (no value is ever formatted into SQL).  The database
  * runs in WAL mode with busy_timeout 30 s (writers queue instead of failing)
@@ -13,7 +13,10 @@
  * commits, and it never corrupts the database.  Everything referenced from
  * here (blobs, layer dirs) is written durably before its row is inserted, so
  * a lost commit leaves unreferenced data for GC, never a dangling row.  The
- * schema is created in one transaction and versioned by PRAGMA user_version.
+ * schema is created in one transaction and versioned by PRAGMA user_version;
+ * an older store is migrated forward in the same transaction when opened
+ * (version 1 -> 2 adds the containers table), so a store keeps working
+ * across upgrades and an older berth refuses a newer store (-EPROTO).
  * One struct berth_db = one connection, to be used by one thread at a time.
  */
 #ifndef BERTH_DB_DB_H
@@ -25,7 +28,7 @@
 #include "core/digest.h"
 #include "core/error.h"
 
-#define BERTH_DB_SCHEMA_VERSION 1
+#define BERTH_DB_SCHEMA_VERSION 2
 
 struct berth_db;                   /* sqlite3 handle; WAL; busy_timeout 30000; foreign_keys on */
 /* creates the file (0600) and the schema (user_version); -EPROTO when the
@@ -108,5 +111,43 @@ int db_layer_held(struct berth_db *db, const char *chain_id);
 int db_layer_hold(struct berth_db *db, const char *chain_id, const char *holder, struct berth_error *err);
 /* drops every hold of holder (0 also when it held nothing) */
 int db_layer_release(struct berth_db *db, const char *holder, struct berth_error *err);
+
+/* ---- containers (schema version 2) ---- */
+#define DB_CONTAINER_ID_LEN 64
+struct db_container {
+	char id[DB_CONTAINER_ID_LEN + 1];       /* 64 lowercase hex */
+	char *name;                             /* unique, without "/" */
+	char image_id[BERTH_DIGEST_MAX];
+	char *image_ref;                        /* NULL allowed */
+	int64_t created;                        /* unix nanoseconds */
+	char *runtime;                          /* NULL allowed */
+	char *record;                           /* JSON text */
+};
+void db_container_clear(struct db_container *c);
+/* Inserts the row and a layer hold by "container:<id>" for each chain id, in
+ * one transaction (a savepoint inside the caller's).  A taken name ->
+ * -EEXIST with docker's conflict text naming the holder; a taken id ->
+ * -EADDRINUSE (the caller draws a new one); -EINVAL for a malformed id,
+ * image id or chain id, or an empty name or record. */
+int db_container_insert(struct berth_db *db, const struct db_container *c, char *const *chain_ids,
+                        size_t n_layers, struct berth_error *err);
+int db_container_get(struct berth_db *db, const char *id, struct db_container *out,
+                     struct berth_error *err);   /* -ENOENT "No such container: id" */
+/* exact id, exact name ("/" stripped), then unique id prefix (hex, any
+ * length): -ENOENT "No such container: s", -EEXIST "multiple IDs found with
+ * provided prefix: s" */
+int db_container_resolve(struct berth_db *db, const char *s, char id[DB_CONTAINER_ID_LEN + 1],
+                         struct berth_error *err);
+/* row + the holds of "container:<id>", one transaction; -ENOENT */
+int db_container_delete(struct berth_db *db, const char *id, struct berth_error *err);
+/* -ENOENT, -EEXIST (docker's conflict text) */
+int db_container_rename(struct berth_db *db, const char *id, const char *new_name, struct berth_error *err);
+/* newest first (created, then insertion order); rows are read before fn runs */
+/* replace the record JSON text of a container */
+int db_container_set_record(struct berth_db *db, const char *id, const char *record, struct berth_error *err);
+int db_containers_walk(struct berth_db *db, int (*fn)(void *ctx, const struct db_container *c), void *ctx);
+/* number of containers created from image_id (>= 0) or -errno: `rmi` refuses
+ * an image in use without -f */
+int db_containers_using_image(struct berth_db *db, const char *image_id);
 
 #endif
