@@ -64,6 +64,30 @@ int cmd_logout(struct cli *, int, char **);
 int cmd_save(struct cli *, int, char **);
 int cmd_load(struct cli *, int, char **);
 int cmd_import(struct cli *, int, char **);
+/* container.c */
+int cmd_run(struct cli *, int, char **);
+int cmd_create(struct cli *, int, char **);
+int cmd_start(struct cli *, int, char **);
+int cmd_stop(struct cli *, int, char **);
+int cmd_restart(struct cli *, int, char **);
+int cmd_kill(struct cli *, int, char **);
+int cmd_rm(struct cli *, int, char **);
+int cmd_ps(struct cli *, int, char **);
+int cmd_logs(struct cli *, int, char **);
+int cmd_wait(struct cli *, int, char **);
+int cmd_attach(struct cli *, int, char **);
+int cmd_inspect(struct cli *, int, char **);
+int cmd_container_inspect(struct cli *, int, char **);
+int cmd_pause(struct cli *, int, char **);
+int cmd_unpause(struct cli *, int, char **);
+int cmd_exec(struct cli *, int, char **);
+int cmd_container_cleanup(struct cli *, int, char **);
+/* volume.c */
+int cmd_volume_create(struct cli *, int, char **);
+int cmd_volume_ls(struct cli *, int, char **);
+int cmd_volume_inspect(struct cli *, int, char **);
+int cmd_volume_rm(struct cli *, int, char **);
+int cmd_volume_prune(struct cli *, int, char **);
 
 /* "berth image ls" / "berth pull": the command as a user types it. */
 const char *cli_cmd_path(const struct cli *cli, char *buf, size_t len);

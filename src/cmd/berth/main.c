@@ -1,12 +1,13 @@
-/* berth — the container engine's command line (images so far).
+/* berth — the container engine's command line.
  *
  * main() reads the global flags (--root, --log, --log-level, --debug,
  * --tls-verify, --version, --help), sets up logging, and hands the rest of
  * argv to one command, looked up at the top level ("berth pull") or in the
- * "image" group ("berth image pull").  Commands share one struct cli, which
+ * "container", "image" or "volume" group ("berth image pull").  Commands share one struct cli, which
  * holds the store once a command opened it; main closes it.
  */
 #include "cli.h"
+#include "runflags.h"
 #include "core/cleanup.h"
 #include "core/log.h"
 #include "spec/image.h"
@@ -51,7 +52,84 @@ static int cmd_help(struct cli *, int, char **);
 	"  -i, --input FILE         read from FILE instead of stdin\n" \
 	"  -q, --quiet              print only the loaded names (or IDs), without \"Loaded image:\"\n"
 
+#define OPTS_START \
+	"  -a, --attach             attach stdout/stderr and wait for the container to exit\n" \
+	"  -i, --interactive        attach stdin too\n"
+#define OPTS_STOP "  -t, --time N             seconds to wait before killing it (default: its stop timeout, 10)\n"
+#define OPTS_KILL "  -s, --signal SIG         signal to send (default KILL)\n"
+#define OPTS_RM \
+	"  -f, --force              kill and remove a running container\n" \
+	"  -v, --volumes            also remove the container's anonymous volumes\n"
+#define OPTS_PS \
+	"  -a, --all                show all containers (default: running ones)\n" \
+	"  -f, --filter FILTER      status=, name=, id=, label=KEY[=VALUE], ancestor=IMAGE (repeatable)\n" \
+	"      --format FORMAT      table (default) or json (one object per line)\n" \
+	"  -n, --last N             show the N most recently created containers (all states)\n" \
+	"  -l, --latest             show the most recently created container (all states)\n" \
+	"      --no-trunc           do not truncate IDs and commands\n" \
+	"  -q, --quiet              only show container IDs\n"
+#define OPTS_LOGS \
+	"  -f, --follow             follow the log output\n" \
+	"      --since TIME         only entries since TIME: a duration (10m, 1h30m), RFC 3339 or unix seconds\n" \
+	"  -n, --tail N             only the last N lines (default all)\n" \
+	"  -t, --timestamps         show timestamps\n"
+#define OPTS_ATTACH \
+	"      --no-stdin           do not attach stdin\n" \
+	"      --sig-proxy[=BOOL]   forward received signals to the container (default true)\n"
+#define OPTS_INSPECT_C \
+	"  -f, --format TEMPLATE    print {{.Field.Sub}} / {{json .Field}} per object instead of JSON\n"
+#define OPTS_INSPECT OPTS_INSPECT_C \
+	"      --type TYPE          only look up a container or an image\n"
+#define OPTS_EXEC \
+	"  -d, --detach             run the command in the background\n" \
+	"  -e, --env K[=V]          set an environment variable\n" \
+	"  -i, --interactive        keep STDIN open\n" \
+	"      --privileged         give extended privileges to the command\n" \
+	"  -t, --tty                allocate a pseudo-TTY\n" \
+	"  -u, --user USER[:GROUP]  user name or UID in the container\n" \
+	"  -w, --workdir DIR        working directory inside the container\n"
+#define OPTS_VOL_CREATE \
+	"  -d, --driver NAME        volume driver (only local)\n" \
+	"  -l, --label K[=V]        set a label\n" \
+	"      --name NAME          volume name (or give it as the argument)\n"
+#define OPTS_VOL_LS \
+	"  -f, --filter FILTER      dangling=true|false, name=, label=KEY[=VALUE], driver=\n" \
+	"      --format FORMAT      table (default) or json (one object per line)\n" \
+	"  -q, --quiet              only show volume names\n"
+#define OPTS_VOL_PRUNE \
+	"  -a, --all                remove all unused volumes, not just anonymous ones\n" \
+	"  -f, --force              do not prompt for confirmation\n"
+
+#define CTR_COMMANDS(G) \
+	{ G, "run", NULL, cmd_run, "[OPTIONS] IMAGE [COMMAND] [ARG...]", "Create and run a new container from an image", \
+	  runflags_help }, \
+	{ G, "create", NULL, cmd_create, "[OPTIONS] IMAGE [COMMAND] [ARG...]", "Create a new container", runflags_help }, \
+	{ G, "start", NULL, cmd_start, "[OPTIONS] CONTAINER [CONTAINER...]", "Start one or more stopped containers", \
+	  OPTS_START }, \
+	{ G, "stop", NULL, cmd_stop, "[OPTIONS] CONTAINER [CONTAINER...]", "Stop one or more running containers", \
+	  OPTS_STOP }, \
+	{ G, "restart", NULL, cmd_restart, "[OPTIONS] CONTAINER [CONTAINER...]", "Restart one or more containers", \
+	  OPTS_STOP }, \
+	{ G, "kill", NULL, cmd_kill, "[OPTIONS] CONTAINER [CONTAINER...]", "Kill one or more running containers", \
+	  OPTS_KILL }, \
+	{ G, "logs", NULL, cmd_logs, "[OPTIONS] CONTAINER", "Fetch the logs of a container", OPTS_LOGS }, \
+	{ G, "wait", NULL, cmd_wait, "CONTAINER [CONTAINER...]", \
+	  "Block until one or more containers stop, then print their exit codes", NULL }, \
+	{ G, "attach", NULL, cmd_attach, "[OPTIONS] CONTAINER", \
+	  "Attach local standard input, output, and error streams to a running container", OPTS_ATTACH }, \
+	{ G, "pause", NULL, cmd_pause, "CONTAINER [CONTAINER...]", \
+	  "Pause all processes within one or more containers", NULL }, \
+	{ G, "unpause", NULL, cmd_unpause, "CONTAINER [CONTAINER...]", \
+	  "Unpause all processes within one or more containers", NULL }, \
+	{ G, "exec", NULL, cmd_exec, "[OPTIONS] CONTAINER COMMAND [ARG...]", \
+	  "Execute a command in a running container", OPTS_EXEC }
+
 static const struct cli_command commands[] = {
+	CTR_COMMANDS(NULL),
+	{ NULL, "ps", NULL, cmd_ps, "[OPTIONS]", "List containers", OPTS_PS },
+	{ NULL, "rm", NULL, cmd_rm, "[OPTIONS] CONTAINER [CONTAINER...]", "Remove one or more containers", OPTS_RM },
+	{ NULL, "inspect", NULL, cmd_inspect, "[OPTIONS] NAME|ID [NAME|ID...]",
+	  "Return low-level information on containers or images (JSON)", OPTS_INSPECT },
 	{ NULL, "pull", NULL, cmd_pull, "[OPTIONS] NAME[:TAG|@DIGEST]", "Download an image from a registry", OPTS_PULL },
 	{ NULL, "push", NULL, cmd_push, "[OPTIONS] NAME[:TAG] [DESTINATION]", "Upload an image to a registry", OPTS_PUSH },
 	{ NULL, "images", NULL, cmd_images, "[OPTIONS] [REPOSITORY[:TAG]]", "List images", OPTS_IMAGES },
@@ -87,16 +165,45 @@ static const struct cli_command commands[] = {
 	{ "image", "load", NULL, cmd_load, "[OPTIONS]", "Load images from a tar archive or stdin", OPTS_LOAD },
 	{ "image", "import", NULL, cmd_import, "[OPTIONS] FILE|- [REPOSITORY[:TAG]]",
 	  "Create an image from a root file system tarball", NULL },
+
+	CTR_COMMANDS("container"),
+	{ "container", "ls", "list", cmd_ps, "[OPTIONS]", "List containers", OPTS_PS },
+	{ "container", "ps", NULL, cmd_ps, "[OPTIONS]", "List containers", OPTS_PS },
+	{ "container", "rm", "remove", cmd_rm, "[OPTIONS] CONTAINER [CONTAINER...]", "Remove one or more containers",
+	  OPTS_RM },
+	{ "container", "inspect", NULL, cmd_container_inspect, "[OPTIONS] CONTAINER [CONTAINER...]",
+	  "Display detailed information on one or more containers (JSON)", OPTS_INSPECT_C },
+	{ "container", "cleanup", NULL, cmd_container_cleanup, "CONTAINER",
+	  "Remove an exited --rm container (run by its monitor)", NULL },
+
+	{ "volume", "create", NULL, cmd_volume_create, "[OPTIONS] [VOLUME]", "Create a volume", OPTS_VOL_CREATE },
+	{ "volume", "ls", "list", cmd_volume_ls, "[OPTIONS]", "List volumes", OPTS_VOL_LS },
+	{ "volume", "inspect", NULL, cmd_volume_inspect, "VOLUME [VOLUME...]",
+	  "Display detailed information on one or more volumes (JSON)", NULL },
+	{ "volume", "rm", "remove", cmd_volume_rm, "[OPTIONS] VOLUME [VOLUME...]",
+	  "Remove one or more volumes (refused while a container uses one)",
+	  "  -f, --force              do not fail when a volume does not exist\n" },
+	{ "volume", "prune", NULL, cmd_volume_prune, "[OPTIONS]", "Remove unused local volumes", OPTS_VOL_PRUNE },
 };
 
-static const struct cli_command image_group = {
-	NULL, "image", NULL, NULL, "COMMAND", "Manage images", NULL,
+static const struct cli_command groups[] = {
+	{ NULL, "container", NULL, NULL, "COMMAND", "Manage containers", NULL },
+	{ NULL, "image", NULL, NULL, "COMMAND", "Manage images", NULL },
+	{ NULL, "volume", NULL, NULL, "COMMAND", "Manage volumes", NULL },
 };
+
+static const struct cli_command *find_group(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(groups); i++)
+		if (!strcmp(groups[i].name, name))
+			return &groups[i];
+	return NULL;
+}
 
 static void usage(FILE *f)
 {
 	fprintf(f, "\nUsage:  berth [OPTIONS] COMMAND\n\n"
-		   "A container engine: images, registries and (soon) containers.\n\n"
+		   "A container engine: containers, images, volumes and registries.\n\n"
 		   "Options:\n"
 		   "  -D, --debug              enable debug output\n"
 		   "  -h, --help               print this help\n"
@@ -105,22 +212,23 @@ static void usage(FILE *f)
 		   "      --root DIR           image store (default $BERTH_ROOT or " IMAGE_STORE_DEFAULT_ROOT ")\n"
 		   "      --tls-verify[=BOOL]  verify registries' TLS certificates (default true)\n"
 		   "  -v, --version            print version information and quit\n"
-		   "\nManagement Commands:\n"
-		   "  %-10s %s\n"
-		   "\nCommands:\n", image_group.name, image_group.summary);
+		   "\nManagement Commands:\n");
+	for (size_t i = 0; i < ARRAY_SIZE(groups); i++)
+		fprintf(f, "  %-10s %s\n", groups[i].name, groups[i].summary);
+	fprintf(f, "\nCommands:\n");
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
 		if (!commands[i].group)
 			fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f, "\nRun 'berth COMMAND --help' for more information on a command.\n");
 }
 
-static void group_usage(FILE *f)
+static void group_usage(const struct cli_command *g, FILE *f)
 {
-	fprintf(f, "\nUsage:  berth image COMMAND\n\n%s\n\nCommands:\n", image_group.summary);
+	fprintf(f, "\nUsage:  berth %s COMMAND\n\n%s\n\nCommands:\n", g->name, g->summary);
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
-		if (commands[i].group && !strcmp(commands[i].group, "image"))
+		if (commands[i].group && !strcmp(commands[i].group, g->name))
 			fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
-	fprintf(f, "\nRun 'berth image COMMAND --help' for more information on a command.\n");
+	fprintf(f, "\nRun 'berth %s COMMAND --help' for more information on a command.\n", g->name);
 }
 
 void cli_print_help(const struct cli_command *cmd, FILE *f)
@@ -202,11 +310,12 @@ static int cmd_help(struct cli *cli, int argc, char **argv)
 	if (r)
 		return r;
 	const char *a = argv[optind], *b = optind + 1 < argc ? argv[optind + 1] : NULL;
-	if (!strcmp(a, "image") && !b) {
-		group_usage(stdout);
+	const struct cli_command *g = find_group(a);
+	if (g && !b) {
+		group_usage(g, stdout);
 		return 0;
 	}
-	const struct cli_command *cmd = !strcmp(a, "image") ? find("image", b) : b ? NULL : find(NULL, a);
+	const struct cli_command *cmd = g ? find(g->name, b) : b ? NULL : find(NULL, a);
 	if (!cmd)
 		return cli_usage_error(cli, "unknown help topic: %s%s%s", a, b ? " " : "", b ? b : "");
 	cli_print_help(cmd, stdout);
@@ -292,15 +401,17 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	const char *name = argv[optind];
-	if (!strcmp(name, "image")) {
+	const struct cli_command *g = find_group(name);
+	if (g) {
 		if (optind + 1 >= argc || !strcmp(argv[optind + 1], "--help") || !strcmp(argv[optind + 1], "-h")) {
-			group_usage(stdout);
+			group_usage(g, stdout);
 			return 0;
 		}
 		const char *sub = argv[optind + 1];
-		const struct cli_command *cmd = find("image", sub);
+		const struct cli_command *cmd = find(g->name, sub);
 		if (!cmd) {
-			fprintf(stderr, "berth: '%s' is not a berth image command.\nSee 'berth image --help'.\n", sub);
+			fprintf(stderr, "berth: '%s' is not a berth %s command.\nSee 'berth %s --help'.\n", sub, g->name,
+				g->name);
 			return CLI_EXIT_USAGE;
 		}
 		r = run_command(&cli, cmd, argc - optind - 1, argv + optind + 1);
