@@ -328,3 +328,16 @@ stdout" ]
 	run -0 "$wrap" "$BERTH" --root "$ROOT" run --rm --runtime crun busybox sh -c 'echo via-crun'
 	[ "$output" = via-crun ]
 }
+
+@test "an image in use by a container cannot be removed" {
+	b pull -q "$REG/multi" >/dev/null
+	b run -d --name user "$REG/multi" sleep 30 >/dev/null
+	run -1 b rmi "$REG/multi"
+	[[ "$output" == *"being used by a container"* ]]
+	local id
+	id=$(b image inspect "$REG/multi" | jq -r '.[0].Id')
+	run -1 b rmi -f "$id"
+	run -0 b image inspect "$REG/multi"
+	b rm -f user >/dev/null
+	run -0 b rmi "$REG/multi"
+}
