@@ -18,6 +18,16 @@
  *  - status.json is only ever replaced atomically.
  *  - After setup the event loop allocates nothing; SIGTERM/SIGINT/SIGHUP
  *    are ignored (the container's lifetime belongs to the runtime).
+ *  - With --restart POLICY (no, on-failure[:N], always, unless-stopped) a
+ *    container that exits is deleted from the runtime and created + started
+ *    again after docker's backoff (100 ms, doubling, at most 1 min, back to
+ *    100 ms after a run of 10 s or more), unless DIR/stopping exists (the
+ *    engine creates it before it stops, kills or removes the container) or
+ *    the bundle's config.json is gone.  Between runs status.json says
+ *    "running" with pid 0, "restarting": true and the last exit; every
+ *    status carries "restart_count" once it is not zero.  Attached clients
+ *    get each run's exit frame and are let go.  Nothing restarts after the
+ *    monitor itself is gone (host reboot): there is no daemon to do it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -80,6 +90,10 @@ struct monitor {
 	bool exited;
 	int exit_code;
 
+	/* --restart (helper P2) */
+	int restart_kind, restart_max, restart_count;
+	bool restarting, runtime_deleted;
+
 	struct client *clients;
 	size_t nclients, cap_clients;
 	struct pollfd *pfds;
@@ -101,7 +115,8 @@ static void usage(FILE *f)
 {
 	fputs("usage: berth-monitor --id ID --bundle DIR --runtime PATH --runtime-root DIR\n"
 	      "                     [--tty] [--stdin] [--log-path FILE] [--log-max-size BYTES]\n"
-	      "                     [--log-max-file N] [--cleanup-arg ARG]... [--sync-fd N]\n", f);
+	      "                     [--log-max-file N] [--cleanup-arg ARG]... [--sync-fd N]\n"
+	      "                     [--restart no|on-failure[:N]|always|unless-stopped]\n", f);
 }
 
 static int absolute(const char *in, char *out, size_t cap, bool must_exist)
@@ -128,10 +143,43 @@ static int absolute(const char *in, char *out, size_t cap, bool must_exist)
 /* How long --attach-wait waits for the first client before starting anyway. */
 #define ATTACH_WAIT_MS 30000
 
+/* ------------------------------------------------------------ restart policy (helper P2) */
+
+enum { RESTART_NO, RESTART_ON_FAILURE, RESTART_ALWAYS, RESTART_UNLESS_STOPPED };
+#define STOPPING_MARKER "stopping"   /* created by the engine before stop/kill/rm */
+#define BACKOFF_START_MS 100
+#define BACKOFF_MAX_MS 60000
+#define BACKOFF_RESET_MS 10000       /* a run this long resets the backoff */
+
+static int parse_restart(struct monitor *m, const char *v)
+{
+	if (!strcmp(v, "no")) {
+		m->restart_kind = RESTART_NO;
+	} else if (!strcmp(v, "always")) {
+		m->restart_kind = RESTART_ALWAYS;
+	} else if (!strcmp(v, "unless-stopped")) {
+		m->restart_kind = RESTART_UNLESS_STOPPED;
+	} else if (!strncmp(v, "on-failure", 10) && (v[10] == '\0' || v[10] == ':')) {
+		m->restart_kind = RESTART_ON_FAILURE;
+		if (v[10] == ':') {
+			char *end;
+			errno = 0;
+			long n = strtol(v + 11, &end, 10);
+			if (errno || end == v + 11 || *end || n < 0 || n > 1000000000)
+				return -1;
+			m->restart_max = (int) n;
+		}
+	} else {
+		return -1;
+	}
+	return 0;
+}
+/* end restart policy */
+
 static int parse_args(struct monitor *m, int argc, char **argv)
 {
 	enum { OPT_ID = 1000, OPT_BUNDLE, OPT_RUNTIME, OPT_RTROOT, OPT_TTY, OPT_STDIN, OPT_LOG, OPT_LOGSIZE, OPT_LOGFILES,
-	       OPT_CLEANUP, OPT_SYNC, OPT_HELP, OPT_ATTACH_WAIT };
+	       OPT_CLEANUP, OPT_SYNC, OPT_HELP, OPT_ATTACH_WAIT, OPT_RESTART };
 	static const struct option opts[] = {
 		{ "id", required_argument, NULL, OPT_ID },
 		{ "bundle", required_argument, NULL, OPT_BUNDLE },
@@ -145,6 +193,7 @@ static int parse_args(struct monitor *m, int argc, char **argv)
 		{ "log-max-file", required_argument, NULL, OPT_LOGFILES },
 		{ "cleanup-arg", required_argument, NULL, OPT_CLEANUP },
 		{ "sync-fd", required_argument, NULL, OPT_SYNC },
+		{ "restart", required_argument, NULL, OPT_RESTART },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ 0 },
 	};
@@ -188,6 +237,13 @@ static int parse_args(struct monitor *m, int argc, char **argv)
 			m->sync_fd = (int) strtol(optarg, &end, 10);
 			if (errno || *end || end == optarg || m->sync_fd < 0 || fcntl(m->sync_fd, F_GETFD) < 0) {
 				fprintf(stderr, "berth-monitor: --sync-fd %s: not an open file descriptor\n", optarg);
+				return -1;
+			}
+			break;
+		case OPT_RESTART:
+			if (parse_restart(m, optarg) < 0) {
+				fprintf(stderr, "berth-monitor: --restart %s: must be no, on-failure[:N], always or "
+					"unless-stopped\n", optarg);
 				return -1;
 			}
 			break;
@@ -267,7 +323,11 @@ static void write_status(struct monitor *m, const char *state, const char *error
 		logfile_format_time(&m->started, false, st, sizeof(st));
 		n += snprintf(buf + n, sizeof(buf) - (size_t) n, ",\"started_at\":\"%s\"", st);
 	}
-	if (strcmp(state, "exited") == 0) {
+	if (m->restart_count)
+		n += snprintf(buf + n, sizeof(buf) - (size_t) n, ",\"restart_count\":%d", m->restart_count);
+	if (m->restarting)
+		n += snprintf(buf + n, sizeof(buf) - (size_t) n, ",\"restarting\":true");
+	if (strcmp(state, "exited") == 0 || m->restarting) {
 		clock_gettime(CLOCK_REALTIME, &now);
 		logfile_format_time(&now, false, fin, sizeof(fin));
 		n += snprintf(buf + n, sizeof(buf) - (size_t) n, ",\"finished_at\":\"%s\",\"exit_code\":%d",
@@ -803,7 +863,8 @@ static void event_loop(struct monitor *m)
 	}
 }
 
-static void finish(struct monitor *m)
+/* Give clients what is pending and read what the container wrote before it died. */
+static void drain_output(struct monitor *m)
 {
 	for (size_t i = m->nclients; i-- > 0;) {
 		struct client *c = &m->clients[i];
@@ -821,6 +882,11 @@ static void finish(struct monitor *m)
 		;
 	while (m->err_fd >= 0 && read_output(m, &m->err_fd, ATTACH_STDERR, FINAL_SEND_MS))
 		;
+}
+
+static void finish(struct monitor *m)
+{
+	drain_output(m);
 	if (m->log) {
 		logfile_writer_close(m->log);
 		m->log = NULL;
@@ -844,8 +910,103 @@ static void finish(struct monitor *m)
 		close(m->out_fd);
 	if (m->err_fd >= 0)
 		close(m->err_fd);
+	if (!m->runtime_deleted)
+		delete_runtime_state(m, false);
+}
+
+/* ------------------------------------------------------------ restarts (helper P2) */
+
+static bool stop_requested(struct monitor *m)
+{
+	return faccessat(m->dirfd, STOPPING_MARKER, F_OK, 0) == 0 || faccessat(m->dirfd, "config.json", F_OK, 0) < 0;
+}
+
+static bool want_restart(struct monitor *m)
+{
+	if (m->restart_kind == RESTART_NO || stop_requested(m))
+		return false;
+	if (m->restart_kind == RESTART_ON_FAILURE)
+		return m->exit_code != 0 && (m->restart_max == 0 || m->restart_count < m->restart_max);
+	return true;
+}
+
+/* One run is over and another follows: tell the clients how it ended, let
+ * them go, and give the runtime's state back; the log and the attach socket
+ * stay for the next run. */
+static void end_run(struct monitor *m)
+{
+	drain_output(m);
+	m->restarting = true;
+	m->ctr_pid = 0;
+	write_status(m, "running", NULL);
+	uint8_t f[5];
+	size_t n = attach_encode_exit(f, m->exit_code);
+	broadcast(m, f, n, FINAL_SEND_MS);
+	while (m->nclients)
+		drop_client(m, m->nclients - 1);
+	if (m->in_fd >= 0 && m->in_fd != m->master)
+		close(m->in_fd);
+	if (m->master >= 0)
+		close(m->master);
+	if (m->out_fd >= 0 && m->out_fd != m->master)
+		close(m->out_fd);
+	if (m->err_fd >= 0)
+		close(m->err_fd);
+	m->in_fd = m->out_fd = m->err_fd = m->master = -1;
+	m->in_len = m->in_off = 0;
+	m->close_stdin_pending = false;
 	delete_runtime_state(m, false);
 }
+
+/* Wait out the backoff, reaping what comes; false when a stop came first. */
+static bool backoff(struct monitor *m, long long ms)
+{
+	long long end = now_ms() + ms;
+	for (;;) {
+		if (stop_requested(m))
+			return false;
+		long long left = end - now_ms();
+		if (left <= 0)
+			return true;
+		struct pollfd p = { .fd = m->sigfd, .events = POLLIN };
+		if (poll(&p, 1, (int) (left < 50 ? left : 50)) > 0)
+			reap(m);
+	}
+}
+
+/* Run the container, and again per the restart policy, until it is done. */
+static void run_with_restarts(struct monitor *m)
+{
+	long long delay = BACKOFF_START_MS;
+	start_container(m);
+	for (;;) {
+		event_loop(m);
+		if (!want_restart(m))
+			return;
+		struct timespec now;
+		clock_gettime(CLOCK_REALTIME, &now);
+		long long ran = (long long) (now.tv_sec - m->started.tv_sec) * 1000 +
+				(now.tv_nsec - m->started.tv_nsec) / 1000000;
+		if (ran >= BACKOFF_RESET_MS)
+			delay = BACKOFF_START_MS;
+		end_run(m);
+		if (!backoff(m, delay)) {
+			/* stopped while waiting: the runtime state is already gone */
+			m->restarting = false;
+			m->runtime_deleted = true;
+			return;
+		}
+		delay = delay * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : delay * 2;
+		m->restart_count++;
+		m->restarting = false;
+		m->exited = false;
+		start_container(m);
+		/* A stop that came while the runtime created it: end this run now. */
+		if (stop_requested(m) && m->ctr_pid > 0)
+			kill(m->ctr_pid, SIGKILL);
+	}
+}
+/* end restarts */
 
 /* ------------------------------------------------------------ main */
 
@@ -967,8 +1128,9 @@ int main(int argc, char **argv)
 		if (poll(&lp, 1, ATTACH_WAIT_MS) > 0)
 			accept_clients(m);
 	}
-	start_container(m);
-	event_loop(m);
+	/* A stop request belongs to the run it was made for. */
+	unlinkat(m->dirfd, STOPPING_MARKER, 0);
+	run_with_restarts(m);
 	finish(m);
 	if (m->cleanup_argv[0]) {
 		sigprocmask(SIG_UNBLOCK, &mask, NULL);

@@ -82,6 +82,19 @@ int cmd_pause(struct cli *, int, char **);
 int cmd_unpause(struct cli *, int, char **);
 int cmd_exec(struct cli *, int, char **);
 int cmd_container_cleanup(struct cli *, int, char **);
+/* transfer.c */
+int cmd_cp(struct cli *, int, char **);
+int cmd_export(struct cli *, int, char **);
+int cmd_commit(struct cli *, int, char **);
+/* system.c */
+int cmd_top(struct cli *, int, char **);
+int cmd_stats(struct cli *, int, char **);
+int cmd_rename(struct cli *, int, char **);
+int cmd_port(struct cli *, int, char **);
+int cmd_container_prune(struct cli *, int, char **);
+int cmd_system_df(struct cli *, int, char **);
+int cmd_system_prune(struct cli *, int, char **);
+int cmd_info(struct cli *, int, char **);
 /* volume.c */
 int cmd_volume_create(struct cli *, int, char **);
 int cmd_volume_ls(struct cli *, int, char **);

@@ -100,7 +100,37 @@ static int cmd_help(struct cli *, int, char **);
 	"  -a, --all                remove all unused volumes, not just anonymous ones\n" \
 	"  -f, --force              do not prompt for confirmation\n"
 
+/* system.c: top, stats, rename, port (in both the top level and the container group) */
+#define SYS_CTR_COMMANDS(G) \
+	{ G, "top", NULL, cmd_top, "CONTAINER [ps OPTIONS]", "Display the running processes of a container", NULL }, \
+	{ G, "stats", NULL, cmd_stats, "[OPTIONS] [CONTAINER...]", \
+	  "Display a live stream of container(s) resource usage statistics", \
+	  "  -a, --all                show all containers (default: running ones)\n" \
+	  "      --format FORMAT      table (default) or json (one object per line)\n" \
+	  "      --no-stream          print one table and exit\n" \
+	  "      --no-trunc           accepted for docker compatibility\n" }, \
+	{ G, "rename", NULL, cmd_rename, "CONTAINER NEW_NAME", "Rename a container", NULL }, \
+	{ G, "port", NULL, cmd_port, "CONTAINER [PRIVATE_PORT[/PROTO]]", \
+	  "List port mappings or a specific mapping for the container", NULL }
+#define OPTS_SYS_PRUNE \
+	"  -a, --all                remove all unused images, not just dangling ones\n" \
+	"  -f, --force              do not prompt for confirmation\n" \
+	"      --volumes            also remove anonymous volumes no container uses\n"
+
 #define CTR_COMMANDS(G) \
+	{ G, "cp", NULL, cmd_cp, "[OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n       berth cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH", \
+	  "Copy files/folders between a container and the local filesystem", \
+	  "  -a, --archive            archive mode (keep the source's uid/gid)\n" \
+	  "  -L, --follow-link        always follow a symbolic link in SRC_PATH\n" }, \
+	{ G, "export", NULL, cmd_export, "[OPTIONS] CONTAINER", "Export a container's filesystem as a tar archive", \
+	  "  -o, --output FILE        write to FILE instead of stdout\n" }, \
+	{ G, "commit", NULL, cmd_commit, "[OPTIONS] CONTAINER [REPOSITORY[:TAG]]", \
+	  "Create a new image from a container's changes", \
+	  "  -a, --author AUTHOR      author (e.g. \"Jane Doe <jane@example.com>\")\n" \
+	  "  -c, --change INSTR       apply a Dockerfile instruction to the image (CMD, ENTRYPOINT, ENV, EXPOSE,\n" \
+	  "                           LABEL, STOPSIGNAL, USER, VOLUME, WORKDIR; repeatable)\n" \
+	  "  -m, --message MSG        commit message\n" \
+	  "  -p, --pause[=BOOL]       pause the container during the commit (default true)\n" }, \
 	{ G, "run", NULL, cmd_run, "[OPTIONS] IMAGE [COMMAND] [ARG...]", "Create and run a new container from an image", \
 	  runflags_help }, \
 	{ G, "create", NULL, cmd_create, "[OPTIONS] IMAGE [COMMAND] [ARG...]", "Create a new container", runflags_help }, \
@@ -122,7 +152,8 @@ static int cmd_help(struct cli *, int, char **);
 	{ G, "unpause", NULL, cmd_unpause, "CONTAINER [CONTAINER...]", \
 	  "Unpause all processes within one or more containers", NULL }, \
 	{ G, "exec", NULL, cmd_exec, "[OPTIONS] CONTAINER COMMAND [ARG...]", \
-	  "Execute a command in a running container", OPTS_EXEC }
+	  "Execute a command in a running container", OPTS_EXEC }, \
+	SYS_CTR_COMMANDS(G)
 
 static const struct cli_command commands[] = {
 	CTR_COMMANDS(NULL),
@@ -148,6 +179,8 @@ static const struct cli_command commands[] = {
 	  "      --password-stdin     read the password from stdin\n"
 	  TLS_OPT },
 	{ NULL, "logout", NULL, cmd_logout, "[SERVER]", "Log out from a registry (default docker.io)", NULL },
+	{ NULL, "info", NULL, cmd_info, "[OPTIONS]", "Display system-wide information",
+	  "  -f, --format FORMAT      json: the information as one JSON object\n" },
 	{ NULL, "version", NULL, cmd_version, "", "Show the berth version information", NULL },
 	{ NULL, "help", NULL, cmd_help, "[COMMAND]", "Show help for berth or one of its commands", NULL },
 
@@ -175,6 +208,14 @@ static const struct cli_command commands[] = {
 	  "Display detailed information on one or more containers (JSON)", OPTS_INSPECT_C },
 	{ "container", "cleanup", NULL, cmd_container_cleanup, "CONTAINER",
 	  "Remove an exited --rm container (run by its monitor)", NULL },
+	{ "container", "prune", NULL, cmd_container_prune, "[OPTIONS]", "Remove all stopped containers",
+	  "  -f, --force              do not prompt for confirmation\n" },
+
+	{ "system", "df", NULL, cmd_system_df, "[OPTIONS]", "Show berth disk usage",
+	  "      --format FORMAT      table (default) or json (one object per line)\n" },
+	{ "system", "prune", NULL, cmd_system_prune, "[OPTIONS]", "Remove unused data", OPTS_SYS_PRUNE },
+	{ "system", "info", NULL, cmd_info, "[OPTIONS]", "Display system-wide information",
+	  "  -f, --format FORMAT      json: the information as one JSON object\n" },
 
 	{ "volume", "create", NULL, cmd_volume_create, "[OPTIONS] [VOLUME]", "Create a volume", OPTS_VOL_CREATE },
 	{ "volume", "ls", "list", cmd_volume_ls, "[OPTIONS]", "List volumes", OPTS_VOL_LS },
@@ -189,6 +230,7 @@ static const struct cli_command commands[] = {
 static const struct cli_command groups[] = {
 	{ NULL, "container", NULL, NULL, "COMMAND", "Manage containers", NULL },
 	{ NULL, "image", NULL, NULL, "COMMAND", "Manage images", NULL },
+	{ NULL, "system", NULL, NULL, "COMMAND", "Manage berth", NULL },
 	{ NULL, "volume", NULL, NULL, "COMMAND", "Manage volumes", NULL },
 };
 

@@ -529,6 +529,11 @@ int engine_create(struct engine *e, struct ctr_opts *o, const struct pull_progre
 
 	struct rlimit nofile;
 	getrlimit(RLIMIT_NOFILE, &nofile);
+	/* --init: berth-init lives next to the berth binary */
+	char init_path[PATH_MAX];
+	const char *bslash = strrchr(e->berth_path, '/');
+	snprintf(init_path, sizeof(init_path), "%.*s/berth-init", bslash ? (int) (bslash - e->berth_path) : 1,
+		 bslash ? e->berth_path : ".");
 	struct specgen_env env = {
 		.id = rec.id,
 		.bundle = u.bundle,
@@ -537,6 +542,7 @@ int engine_create(struct engine *e, struct ctr_opts *o, const struct pull_progre
 		.nofile_hard = nofile.rlim_max,
 		.mounts = o->mounts,
 		.n_mounts = o->n_mounts,
+		.init_path = o->init ? init_path : NULL,
 	};
 	spec = specgen_build(o, info.config, rootfd, &env, err);
 	if (!spec) {
@@ -719,6 +725,7 @@ int engine_start(struct engine *e, const char *id, struct berth_error *err)
 		if (bfd >= 0) {
 			(void) unlinkat(bfd, "status.json", 0);
 			(void) unlinkat(bfd, PAUSED_MARKER, 0);
+			(void) unlinkat(bfd, "stopping", 0);
 		}
 	}
 
@@ -766,6 +773,17 @@ int engine_start(struct engine *e, const char *id, struct berth_error *err)
 	if (tty) argv[n++] = "--tty";
 	if (stdin_open) argv[n++] = "--stdin";
 	if (e->attach_on_start) argv[n++] = "--attach-wait";
+	json_t *rp = json_object_get(hc, "RestartPolicy");
+	const char *rname = json_string_value(json_object_get(rp, "Name"));
+	json_int_t rmax = json_integer_value(json_object_get(rp, "MaximumRetryCount"));
+	char restart_buf[48];
+	if (rname && *rname && strcmp(rname, "no")) {
+		if (!strcmp(rname, "on-failure") && rmax > 0)
+			snprintf(restart_buf, sizeof(restart_buf), "on-failure:%lld", (long long) rmax);
+		else
+			snprintf(restart_buf, sizeof(restart_buf), "%s", rname);
+		argv[n++] = "--restart"; argv[n++] = restart_buf;
+	}
 	argv[n++] = "--sync-fd"; argv[n++] = syncfd;
 	if (autorm) {
 		argv[n++] = "--cleanup-arg"; argv[n++] = e->berth_path;
@@ -999,6 +1017,12 @@ int engine_kill(struct engine *e, const char *id, const char *signal, struct ber
 	if (strcmp(st.state, "running") && strcmp(st.state, "paused")) {
 		r = berth_err(err, EINVAL, "container %.12s is not running", id);
 		goto out;
+	}
+	{
+		/* The monitor's restart policy must not bring it back (docker: manually stopped). */
+		char bundle[PATH_MAX];
+		bundle_path(e, id, bundle, sizeof(bundle));
+		(void) write_text(bundle, "stopping", "", NULL);
 	}
 	char errbuf[2048];
 	const char *args[] = { "kill", id, signal ? signal : "KILL", NULL };

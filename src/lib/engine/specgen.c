@@ -1450,6 +1450,24 @@ json_t *specgen_build(const struct ctr_opts *o, const struct image_config *cfg, 
 	_cleanup_strv_ char **argv = NULL;
 	if (specgen_argv(o, cfg, &argv, err) < 0)
 		return NULL;
+	/* --init (helper P2): the init runs the command as its child. */
+	if (o->init) {
+		if (!env->init_path || !*env->init_path)
+			return berth_err(err, ENOENT, "--init: the init binary (berth-init, installed next to berth) "
+					 "was not found"), NULL;
+		size_t n = strv_len(argv);
+		char **wrapped = calloc(n + 3, sizeof(char *));
+		if (!wrapped)
+			return oom(err), NULL;
+		wrapped[0] = strdup(SPECGEN_INIT_PATH);
+		wrapped[1] = strdup("--");
+		memcpy(wrapped + 2, argv, n * sizeof(char *));
+		free(argv);
+		argv = wrapped;
+		if (!wrapped[0] || !wrapped[1])
+			return oom(err), NULL;
+	}
+	/* end --init */
 
 	const char *cwd = o->workdir && *o->workdir ? o->workdir
 			: cfg && cfg->working_dir && *cfg->working_dir ? cfg->working_dir : "/";
@@ -1584,6 +1602,15 @@ json_t *specgen_build(const struct ctr_opts *o, const struct image_config *cfg, 
 	json_t *mounts = build_mounts(o, env, o->privileged, &rootfs_prop, err);
 	if (!mounts)
 		goto fail;
+	/* --init (helper P2): the host's init binary, read-only. */
+	if (o->init &&
+	    json_array_append_new(mounts, json_pack("{s:s, s:s, s:s, s:[s,s,s,s]}", "destination", SPECGEN_INIT_PATH,
+						    "type", "bind", "source", env->init_path, "options", "bind",
+						    "ro", "nosuid", "nodev")) < 0) {
+		json_decref(mounts);
+		goto nomem;
+	}
+	/* end --init */
 	if (rootfs_prop && json_object_set_new(linux_, "rootfsPropagation", json_string(rootfs_prop)) < 0) {
 		json_decref(mounts);
 		goto nomem;

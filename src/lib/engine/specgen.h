@@ -14,7 +14,8 @@
  * /etc/passwd and /etc/group are read inside the mounted rootfs with
  * RESOLVE_IN_ROOT only; nothing here writes files or mounts anything.  The
  * caller generates the bundle's hosts/hostname/resolv.conf files, resolves
- * volume host paths (ctr_mount.host_path) and, for --init, wraps argv.
+ * volume host paths (ctr_mount.host_path) and, for --init, names the init
+ * binary (specgen_env.init_path); specgen mounts it and wraps argv.
  */
 #ifndef BERTH_ENGINE_SPECGEN_H
 #define BERTH_ENGINE_SPECGEN_H
@@ -39,7 +40,12 @@ struct specgen_env {
 	 * created (named volume _data dirs) by the caller; specgen turns them into OCI mounts.
 	 * NULL = use o->mounts (whose host_path the caller filled). */
 	const struct ctr_mount *mounts; size_t n_mounts;
+	/* --init: the host's berth-init binary, bind-mounted read-only at
+	 * SPECGEN_INIT_PATH and put in front of argv ("--" between them).  NULL
+	 * with o->init set is an error. */
+	const char *init_path;
 };
+#define SPECGEN_INIT_PATH "/sbin/docker-init"   /* docker's path, so scripts that look for it work */
 
 /* Build the OCI runtime config for a container. rootfs_dirfd: the mounted rootfs (for /etc/passwd,
  * /etc/group lookups of --user, via openat2 RESOLVE_IN_ROOT; -1 = none); cfg: image config (may be
