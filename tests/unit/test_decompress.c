@@ -84,8 +84,10 @@ static size_t zstd_compress(const uint8_t *in, size_t n, uint8_t **out)
 static uint8_t *concat(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
 {
 	uint8_t *c = malloc(an + bn + 1);
-	memcpy(c, a, an);
-	memcpy(c + an, b, bn);
+	if (an)
+		memcpy(c, a, an);
+	if (bn)
+		memcpy(c + an, b, bn);
 	return c;
 }
 

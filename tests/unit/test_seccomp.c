@@ -27,6 +27,8 @@
 
 #include "core/cleanup.h"
 #include "core/error.h"
+#include <dirent.h>
+#include <fcntl.h>
 #include "core/sock.h"
 #include "linux/seccomp.h"
 #include "spec/seccomp.h"
@@ -493,6 +495,62 @@ static void test_build_errors(void **state)
 
 /* Without no_new_privs and without CAP_SYS_ADMIN the kernel refuses the
  * filter; the error says what is missing. */
+
+static int call_getppid(void *arg)
+{
+	(void) arg;
+	return errno_of(syscall(SYS_getppid)) == EPERM ? 0 : 1;
+}
+
+/* A cached program is the compiled one, is reused, and a damaged entry is rebuilt. */
+static void test_build_cache(void **state)
+{
+	(void) state;
+	const char *profile = "{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"getppid\"],"
+			      "\"action\":\"SCMP_ACT_ERRNO\"}]}";
+	char dir[] = "/tmp/berth-seccomp-cache.XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(dfd >= 0);
+	struct spec_seccomp *s = parse_ok(profile);
+	struct berth_error err = { 0 };
+	struct linux_seccomp *a = NULL, *b = NULL, *c = NULL;
+	assert_int_equal(linux_seccomp_build_cached(s, dfd, &a, &err), 0);
+	DIR *d = fdopendir(dup(dfd));
+	struct dirent *de;
+	char name[300] = "";
+	int n = 0;
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.') {
+			snprintf(name, sizeof(name), "%s", de->d_name);
+			n++;
+		}
+	closedir(d);
+	assert_int_equal(n, 1);
+	struct stat st1, st2;
+	assert_int_equal(fstatat(dfd, name, &st1, 0), 0);
+	assert_int_equal(linux_seccomp_build_cached(s, dfd, &b, &err), 0);
+	assert_int_equal(fstatat(dfd, name, &st2, 0), 0);
+	assert_int_equal(st1.st_ino, st2.st_ino);      /* read, not rewritten */
+	assert_exit(run_filtered(b, call_getppid, NULL), 0);
+	/* Truncate the entry: it is ignored and rebuilt, and still works. */
+	int fd = openat(dfd, name, O_WRONLY | O_TRUNC | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "junk", 4), 4);
+	close(fd);
+	assert_int_equal(linux_seccomp_build_cached(s, dfd, &c, &err), 0);
+	assert_exit(run_filtered(c, call_getppid, NULL), 0);
+	assert_int_equal(fstatat(dfd, name, &st2, 0), 0);
+	assert_true(st2.st_size > 4);
+	linux_seccomp_free(a);
+	linux_seccomp_free(b);
+	linux_seccomp_free(c);
+	spec_seccomp_free(s);
+	unlinkat(dfd, name, 0);
+	close(dfd);
+	rmdir(dir);
+}
+
 static void test_load_needs_nnp_or_cap(void **state)
 {
 	struct linux_seccomp *f = build_ok(
@@ -727,6 +785,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_full),
+		cmocka_unit_test(test_build_cache),
 		cmocka_unit_test(test_parse_errors),
 		cmocka_unit_test(test_known_lists),
 		cmocka_unit_test(test_errno),

@@ -39,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -884,6 +885,23 @@ static void drain_output(struct monitor *m)
 		;
 }
 
+/* A foreground `run --rm` CLI removes the container itself as soon as it
+ * sees the exit, holding CLEANUP_LOCK from before the start until it is done.
+ * Wait for that lock: if the container's files are gone afterwards, the CLI
+ * did the work; if the CLI died first, its lock went with it and the cleanup
+ * falls to us.  Without an attached CLI the lock is free and we go on at once. */
+#define CLEANUP_LOCK "cleanup.lock"
+static bool cleanup_claimed(struct monitor *m)
+{
+	int fd = openat(m->dirfd, CLEANUP_LOCK, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return faccessat(m->dirfd, "config.json", F_OK, 0) < 0;
+	while (flock(fd, LOCK_EX) < 0 && errno == EINTR)
+		;
+	close(fd);
+	return faccessat(m->dirfd, "config.json", F_OK, 0) < 0;
+}
+
 static void finish(struct monitor *m)
 {
 	drain_output(m);
@@ -910,6 +928,8 @@ static void finish(struct monitor *m)
 		close(m->out_fd);
 	if (m->err_fd >= 0)
 		close(m->err_fd);
+	if (m->cleanup_argv[0] && cleanup_claimed(m))
+		return;      /* the attached CLI removed everything, runtime state included */
 	if (!m->runtime_deleted)
 		delete_runtime_state(m, false);
 }
@@ -1132,7 +1152,7 @@ int main(int argc, char **argv)
 	unlinkat(m->dirfd, STOPPING_MARKER, 0);
 	run_with_restarts(m);
 	finish(m);
-	if (m->cleanup_argv[0]) {
+	if (m->cleanup_argv[0] && faccessat(m->dirfd, "config.json", F_OK, 0) == 0) {
 		sigprocmask(SIG_UNBLOCK, &mask, NULL);
 		signal(SIGPIPE, SIG_DFL);
 		syscall(SYS_close_range, 3U, ~0U, 0U);

@@ -199,6 +199,9 @@ static int create_or_run(struct cli *cli, int argc, char **argv, bool is_run)
 		return 0;
 	}
 	e->attach_on_start = !o.detach;
+	/* Foreground --rm: this process removes the container when it exits (the
+	 * monitor waits on our claim, and takes over only if we die). */
+	_cleanup_close_ int claim = !o.detach && o.rm ? engine_claim_cleanup(e, id, NULL) : -1;
 	if (engine_start(e, id, &err) < 0) {
 		cli_fail(&err);
 		discard(e, id);
@@ -218,7 +221,7 @@ static int create_or_run(struct cli *cli, int argc, char **argv, bool is_run)
 	if (r == 1)
 		return 0;   /* detached with ctrl-p ctrl-q */
 	if (o.rm) {
-		/* The monitor removes it too; doing it here means it is gone when we return. */
+		/* Gone when we return; the monitor waits on our claim meanwhile. */
 		struct berth_error rerr = { 0 };
 		if (engine_remove(e, id, false, true, &rerr) < 0 && rerr.code != ENOENT)
 			log_debug("--rm of %.12s: %s", id, rerr.msg);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
@@ -1187,6 +1188,22 @@ int engine_remove(struct engine *e, const char *id, bool force, bool volumes, st
 out:
 	ctr_record_clear(&rec);
 	return r;
+}
+
+int engine_claim_cleanup(struct engine *e, const char *id, struct berth_error *err)
+{
+	char bundle[PATH_MAX], path[PATH_MAX + 32];
+	bundle_path(e, id, bundle, sizeof(bundle));
+	snprintf(path, sizeof(path), "%s/cleanup.lock", bundle);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return berth_errno(err, errno, "%s", path);
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int r = berth_errno(err, errno, "%s", path);
+		close(fd);
+		return r;
+	}
+	return fd;
 }
 
 int engine_cleanup(struct engine *e, const char *id, struct berth_error *err)

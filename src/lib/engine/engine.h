@@ -91,6 +91,11 @@ struct exec_opts {
 int engine_exec(struct engine *e, const char *id, const struct exec_opts *xo, int *exit_code,
 		struct berth_error *err);
 
+/* A foreground `run --rm` removes its container itself, right after the exit:
+ * claim that job before engine_start (returns a lock fd to keep open until the
+ * removal is done; the monitor waits on it and cleans up only if we die). */
+int engine_claim_cleanup(struct engine *e, const char *id, struct berth_error *err);
+
 /* Called by the monitor (through `berth container cleanup ID`) after a --rm container exits. */
 int engine_cleanup(struct engine *e, const char *id, struct berth_error *err);
 

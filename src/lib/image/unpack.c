@@ -737,7 +737,8 @@ static int fixup_cmp(const void *a, const void *b)
  * mode and times only after everything below it. */
 static int apply_fixups(struct unpacker *u)
 {
-	qsort(u->fix, u->n_fix, sizeof(*u->fix), fixup_cmp);
+	if (u->n_fix > 1)   /* qsort's array must not be NULL, even when empty */
+		qsort(u->fix, u->n_fix, sizeof(*u->fix), fixup_cmp);
 	const char *done = NULL;
 	for (size_t i = u->n_fix; i-- > 0;) {
 		struct dir_fixup *f = &u->fix[i];

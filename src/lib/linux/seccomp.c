@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -13,10 +14,13 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "core/cleanup.h"
+#include "core/digest.h"
+#include "core/fs.h"
 #include "core/log.h"
 
 /* Older uapi headers lack the newer flags; the numbers are kernel ABI. */
@@ -465,3 +469,134 @@ const char *const *linux_seccomp_known_actions(void) { return spec_seccomp_actio
 const char *const *linux_seccomp_known_architectures(void) { return spec_seccomp_arch_names(); }
 const char *const *linux_seccomp_known_operators(void) { return spec_seccomp_op_names(); }
 const char *const *linux_seccomp_known_flags(void) { return spec_seccomp_flag_names(); }
+
+/* --- compiled-filter cache ----------------------------------------------- */
+
+#define CACHE_MAGIC 0x62736363u   /* "bscc" */
+
+struct cache_header {
+	uint32_t magic;
+	uint32_t n_insns;
+	uint64_t flags;
+	uint32_t notify;
+	uint32_t pad;
+};
+
+static void hash_u64(struct berth_hasher *h, uint64_t v)
+{
+	berth_hasher_update(h, &v, sizeof(v));
+}
+
+static void hash_str(struct berth_hasher *h, const char *str)
+{
+	uint64_t n = str ? strlen(str) : UINT64_MAX;
+	hash_u64(h, n);
+	if (str)
+		berth_hasher_update(h, str, strlen(str));
+}
+
+/* Everything the compiled program depends on: the profile, libseccomp's
+ * version (its code generation changes), and the machine. */
+static int cache_key(const struct spec_seccomp *s, char out[BERTH_DIGEST_MAX])
+{
+	struct berth_hasher *h = NULL;
+	int r = berth_hasher_new(BERTH_DIGEST_SHA256, &h);
+	if (r < 0)
+		return r;
+	const struct scmp_version *v = seccomp_version();
+	struct utsname u;
+	uname(&u);
+	hash_str(h, "berth-seccomp-cache-1");
+	hash_u64(h, v ? ((uint64_t) v->major << 32) | (v->minor << 16) | v->micro : 0);
+	hash_str(h, u.machine);
+	hash_u64(h, s->default_action);
+	hash_u64(h, s->has_default_errno_ret);
+	hash_u64(h, s->default_errno_ret);
+	for (size_t i = 0; i < s->n_architectures; i++)
+		hash_str(h, s->architectures[i]);
+	hash_u64(h, s->n_architectures);
+	hash_u64(h, s->flags);
+	for (size_t i = 0; i < s->n_syscalls; i++) {
+		const struct spec_seccomp_syscall *sc = &s->syscalls[i];
+		for (size_t k = 0; k < sc->n_names; k++)
+			hash_str(h, sc->names[k]);
+		hash_u64(h, sc->n_names);
+		hash_u64(h, sc->action);
+		hash_u64(h, sc->has_errno_ret);
+		hash_u64(h, sc->errno_ret);
+		for (size_t k = 0; k < sc->n_args; k++) {
+			hash_u64(h, sc->args[k].index);
+			hash_u64(h, sc->args[k].value);
+			hash_u64(h, sc->args[k].value_two);
+			hash_u64(h, sc->args[k].op);
+		}
+		hash_u64(h, sc->n_args);
+	}
+	hash_u64(h, s->n_syscalls);
+	berth_hasher_final(h, out);
+	berth_hasher_free(h);
+	return out[0] ? 0 : -EIO;
+}
+
+static int cache_read(int dirfd, const char *name, struct linux_seccomp **out)
+{
+	_cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -errno;
+	struct stat st;
+	struct cache_header hd;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+	    berth_read_all(fd, &hd, sizeof(hd)) != (ssize_t) sizeof(hd) || hd.magic != CACHE_MAGIC ||
+	    hd.n_insns == 0 || hd.n_insns > BPF_MAXINSNS ||
+	    (size_t) st.st_size != sizeof(hd) + hd.n_insns * sizeof(struct sock_filter))
+		return -EBADMSG;
+	_cleanup_free_ struct linux_seccomp *f = calloc(1, sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	size_t size = hd.n_insns * sizeof(struct sock_filter);
+	f->insns = malloc(size);
+	if (!f->insns || berth_read_all(fd, f->insns, size) != (ssize_t) size) {
+		free(f->insns);
+		return -EBADMSG;
+	}
+	f->n_insns = (unsigned short) hd.n_insns;
+	f->flags = (unsigned long) hd.flags;
+	f->notify = hd.notify != 0;
+	*out = steal_ptr(f);
+	return 0;
+}
+
+static void cache_write(int dirfd, const char *name, const struct linux_seccomp *f)
+{
+	size_t size = sizeof(struct cache_header) + f->n_insns * sizeof(struct sock_filter);
+	_cleanup_free_ char *buf = malloc(size);
+	if (!buf)
+		return;
+	struct cache_header hd = { .magic = CACHE_MAGIC, .n_insns = f->n_insns, .flags = f->flags,
+				   .notify = f->notify };
+	memcpy(buf, &hd, sizeof(hd));
+	memcpy(buf + sizeof(hd), f->insns, f->n_insns * sizeof(struct sock_filter));
+	/* Replaced atomically: readers see a whole program or none. */
+	(void) berth_write_file_replace(dirfd, name, buf, size, 0600);
+}
+
+int linux_seccomp_build_cached(const struct spec_seccomp *s, int cache_dirfd, struct linux_seccomp **out,
+			       struct berth_error *err)
+{
+	char key[BERTH_DIGEST_MAX];
+	if (cache_dirfd < 0 || cache_key(s, key) < 0)
+		return linux_seccomp_build(s, out, err);
+	char name[80];
+	snprintf(name, sizeof(name), "%.64s.bpf", berth_digest_hex(key));
+	if (cache_read(cache_dirfd, name, out) == 0) {
+		/* The kernel may have changed under a cached program's flags. */
+		if (kernel_flags_ok((*out)->flags))
+			return 0;
+		linux_seccomp_free(*out);
+		*out = NULL;
+	}
+	int r = linux_seccomp_build(s, out, err);
+	if (r == 0)
+		cache_write(cache_dirfd, name, *out);
+	return r;
+}

@@ -36,6 +36,20 @@
 
 #define OCI_VERSION "1.2.0"
 
+
+/* Compiled seccomp programs, shared by every container of this state root.
+ * The name holds '@', which no container ID may, and starts with '.', which
+ * list skips.  -1 (no cache) when it cannot be made: compiling still works. */
+static int seccomp_cache_dir(const struct rt_context *ctx)
+{
+	_cleanup_close_ int rootfd = open(ctx->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0)
+		return -1;
+	if (mkdirat(rootfd, ".seccomp@cache", 0700) < 0 && errno != EEXIST)
+		return -1;
+	return openat(rootfd, ".seccomp@cache", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+}
+
 static int pidfd_open_(pid_t pid) { return (int) syscall(SYS_pidfd_open, pid, 0); }
 static int pidfd_signal_(int fd, int sig) { return (int) syscall(SYS_pidfd_send_signal, fd, sig, NULL, 0); }
 
@@ -399,7 +413,8 @@ static int do_create(const struct rt_context *ctx, const struct rt_create_opts *
 	}
 
 	if (cfg->linux_->seccomp) {
-		if ((r = linux_seccomp_build(cfg->linux_->seccomp, &seccomp, err)) < 0)
+		_cleanup_close_ int cache = seccomp_cache_dir(ctx);
+		if ((r = linux_seccomp_build_cached(cfg->linux_->seccomp, cache, &seccomp, err)) < 0)
 			goto fail;
 		if (linux_seccomp_uses_notify(cfg->linux_->seccomp)) {
 			const char *lp = linux_seccomp_listener_path(cfg->linux_->seccomp);
@@ -941,7 +956,8 @@ int rt_exec(const struct rt_context *ctx, const struct rt_exec_opts *o, int *exi
 			join |= types[i];
 
 	if (cfg->linux_->seccomp) {
-		if ((r = linux_seccomp_build(cfg->linux_->seccomp, &seccomp, err)) < 0)
+		_cleanup_close_ int cache = seccomp_cache_dir(ctx);
+		if ((r = linux_seccomp_build_cached(cfg->linux_->seccomp, cache, &seccomp, err)) < 0)
 			return r;
 		if (linux_seccomp_uses_notify(cfg->linux_->seccomp)) {
 			const char *lp = linux_seccomp_listener_path(cfg->linux_->seccomp);
