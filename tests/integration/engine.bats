@@ -10,75 +10,20 @@
 
 bats_require_minimum_version 1.5.0
 
-REPO=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
-BERTH=${BERTH:-$REPO/build/berth}
-FIXTURES=$REPO/tests/fixtures
+load engine_helpers
 
-setup_file() {
-	export IMG_OUT=$BATS_FILE_TMPDIR/images
-	"$FIXTURES/make-images.sh" "$IMG_OUT" >/dev/null
-	export REG_DIR=$BATS_FILE_TMPDIR/registry
-	local out
-	out=$("$FIXTURES/registry.sh" start "$REG_DIR")
-	export REG=127.0.0.1:${out%% *}
-	"$FIXTURES/registry.sh" push "$IMG_OUT" "$REG" busybox multi >/dev/null
-	export ROOT=$BATS_FILE_TMPDIR/store
-	"$BERTH" --root "$ROOT" pull -q "$REG/busybox" >/dev/null
-	"$BERTH" --root "$ROOT" tag "$REG/busybox" busybox
-}
-
-teardown_file() {
-	"$FIXTURES/registry.sh" stop "$REG_DIR" || true
-	"$BERTH" --root "$ROOT" rm -f $("$BERTH" --root "$ROOT" ps -aq) >/dev/null 2>&1 || true
-}
+setup_file() { engine_setup_file multi; }
+teardown_file() { engine_teardown_file; }
 
 setup() {
 	T=$(mktemp -d /tmp/berth-eng.XXXXXX)
 }
 
-# All containers of the store gone, and nothing of them left anywhere.
 teardown() {
-	local ids
-	ids=$(b ps -aq --no-trunc)
-	[ -z "$ids" ] || b rm -f $ids >/dev/null
-	local leak=0
-	if grep -q "$ROOT/containers" /proc/self/mountinfo; then
-		echo "leaked mounts:" >&2
-		grep "$ROOT/containers" /proc/self/mountinfo >&2
-		leak=1
-	fi
-	if grep -q "$ROOT/netns" /proc/self/mountinfo; then
-		echo "leaked netns mounts" >&2
-		leak=1
-	fi
-	local p
-	for p in /proc/[0-9]*; do
-		if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q -- "--bundle $ROOT/containers/"; then
-			echo "leaked process ${p#/proc/}: $(tr '\0' ' ' <"$p/cmdline")" >&2
-			leak=1
-		fi
-	done
-	for id in $ids; do
-		if find /sys/fs/cgroup -maxdepth 3 -name "*$id*" 2>/dev/null | grep -q .; then
-			echo "leaked cgroup of $id" >&2
-			leak=1
-		fi
-	done
-	[ -z "$(ls -A "$ROOT/containers")" ] || { echo "leaked container dirs" >&2; leak=1; }
+	local rc=0
+	engine_teardown || rc=1
 	rm -rf "$T"
-	return $leak
-}
-
-b() { "$BERTH" --root "$ROOT" "$@"; }
-
-# Poll (bounded) until the command succeeds.
-wait_for() {
-	local i
-	for i in $(seq 1 200); do
-		"$@" && return 0
-		sleep 0.05
-	done
-	return 1
+	return $rc
 }
 
 @test "run: output, exit code, and --rm leaves nothing" {

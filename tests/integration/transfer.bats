@@ -12,55 +12,21 @@
 
 bats_require_minimum_version 1.5.0
 
-REPO=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
-BERTH=${BERTH:-$REPO/build/berth}
-FIXTURES=$REPO/tests/fixtures
+load engine_helpers
 
-setup_file() {
-	export IMG_OUT=$BATS_FILE_TMPDIR/images
-	"$FIXTURES/make-images.sh" "$IMG_OUT" >/dev/null
-	export REG_DIR=$BATS_FILE_TMPDIR/registry
-	local out
-	out=$("$FIXTURES/registry.sh" start "$REG_DIR")
-	export REG=127.0.0.1:${out%% *}
-	"$FIXTURES/registry.sh" push "$IMG_OUT" "$REG" busybox >/dev/null
-	export ROOT=$BATS_FILE_TMPDIR/store
-	"$BERTH" --root "$ROOT" pull -q "$REG/busybox" >/dev/null
-	"$BERTH" --root "$ROOT" tag "$REG/busybox" busybox
-}
-
-teardown_file() {
-	"$FIXTURES/registry.sh" stop "$REG_DIR" || true
-	"$BERTH" --root "$ROOT" rm -f $("$BERTH" --root "$ROOT" ps -aq) >/dev/null 2>&1 || true
-}
+setup_file() { engine_setup_file; }
+teardown_file() { engine_teardown_file; }
 
 setup() {
 	T=$(mktemp -d /tmp/berth-xfer.XXXXXX)
 }
 
 teardown() {
-	local ids
-	ids=$(b ps -aq --no-trunc)
-	[ -z "$ids" ] || b rm -f $ids >/dev/null
-	local leak=0
-	if grep -q "$ROOT/containers" /proc/self/mountinfo; then
-		echo "leaked mounts:" >&2
-		grep "$ROOT/containers" /proc/self/mountinfo >&2
-		leak=1
-	fi
-	local p
-	for p in /proc/[0-9]*; do
-		if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q -- "--bundle $ROOT/containers/"; then
-			echo "leaked process ${p#/proc/}: $(tr '\0' ' ' <"$p/cmdline")" >&2
-			leak=1
-		fi
-	done
-	[ -z "$(ls -A "$ROOT/containers")" ] || { echo "leaked container dirs" >&2; leak=1; }
+	local rc=0
+	engine_teardown || rc=1
 	rm -rf "$T"
-	return $leak
+	return $rc
 }
-
-b() { "$BERTH" --root "$ROOT" "$@"; }
 
 @test "cp: files and directories both ways, docker's rules" {
 	b run -d --name cpc busybox sleep 60 >/dev/null

@@ -81,6 +81,9 @@ static int layer_half_start(struct ingest *in, struct berth_error *err)
 	r = berth_hasher_new_like(in->diff_id, &in->hu);
 	if (r < 0)
 		return berth_errno(err, r, "%s: hasher", in->what);
+	/* The unpack thread hashes what it reads: the diff_id check is then
+	 * off the thread that receives, verifies and decompresses. */
+	in->p.unpack.hash = in->hu;
 	in->uncompressed_len = 0;
 	int fds[2];
 	if (pipe2(fds, O_CLOEXEC) < 0)
@@ -135,7 +138,6 @@ static void layer_half_stop(struct ingest *in)
 static int to_pipe(void *ctx, const void *buf, size_t len)
 {
 	struct ingest *in = ctx;
-	berth_hasher_update(in->hu, buf, len);
 	in->uncompressed_len += (int64_t) len;
 	return berth_write_all(in->pipe_w, buf, len);
 }

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "core/cleanup.h"
+#include "core/digest.h"
 #include "core/fs.h"
 #include "core/log.h"
 
@@ -759,23 +760,56 @@ static int apply_fixups(struct unpacker *u)
 	return 0;
 }
 
-/* So that a writer on a pipe never dies of SIGPIPE after a good unpack. */
-static int drain(int fd)
+/* The stream, read in big blocks, optionally hashed as it passes: the
+ * caller's diff_id check then costs this thread, not the one feeding us. */
+struct stream {
+	int fd;
+	struct berth_hasher *hash;
+	uint64_t bytes;
+	char *buf;
+};
+
+static la_ssize_t stream_read(struct archive *a, void *ctx, const void **out)
 {
-	struct stat st;
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
-		return 0;
-	char buf[65536];
+	struct stream *st = ctx;
 	for (;;) {
-		ssize_t n = read(fd, buf, sizeof(buf));
+		ssize_t n = read(st->fd, st->buf, READ_BLOCK);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			archive_set_error(a, errno, "read: %s", strerror(errno));
+			return -1;
+		}
+		if (n > 0 && st->hash)
+			berth_hasher_update(st->hash, st->buf, (size_t) n);
+		st->bytes += (uint64_t) n;
+		*out = st->buf;
+		return n;
+	}
+}
+
+/* So that a writer on a pipe never dies of SIGPIPE after a good unpack, and
+ * so that the hash covers the whole stream (tar's zero padding included). */
+static int drain(struct stream *st)
+{
+	struct stat sb;
+	if (!st->hash && fstat(st->fd, &sb) == 0 && S_ISREG(sb.st_mode))
+		return 0;
+	for (;;) {
+		ssize_t n = read(st->fd, st->buf, READ_BLOCK);
 		if (n == 0)
 			return 0;
 		if (n < 0 && errno != EINTR)
 			return -errno;
+		if (n > 0) {
+			if (st->hash)
+				berth_hasher_update(st->hash, st->buf, (size_t) n);
+			st->bytes += (uint64_t) n;
+		}
 	}
 }
 
-static int run(struct unpacker *u, int in_fd)
+static int run(struct unpacker *u, struct stream *in)
 {
 	u->a = archive_read_new();
 	if (!u->a)
@@ -785,7 +819,7 @@ static int run(struct unpacker *u, int in_fd)
 	if (archive_read_support_format_tar(u->a) != ARCHIVE_OK ||
 	    archive_read_support_format_empty(u->a) != ARCHIVE_OK)
 		return archive_fail(u, "cannot set up the tar reader");
-	if (archive_read_open_fd(u->a, in_fd, READ_BLOCK) != ARCHIVE_OK)
+	if (archive_read_open(u->a, in, NULL, stream_read, NULL) != ARCHIVE_OK)
 		return archive_fail(u, "cannot read tar stream");
 	for (;;) {
 		struct archive_entry *e;
@@ -806,7 +840,7 @@ static int run(struct unpacker *u, int in_fd)
 	int r = apply_fixups(u);
 	if (r < 0)
 		return r;
-	r = drain(in_fd);
+	r = drain(in);
 	if (r < 0)
 		return berth_errno(u->err, r, "layer %s: reading the rest of the tar stream", u->what);
 	return 0;
@@ -823,7 +857,12 @@ int image_unpack(int in_fd, int layer_dirfd, const struct unpack_opts *opts, con
 	};
 	if (opts)
 		u.opts = *opts;
-	int r = run(&u, in_fd);
+	struct stream in = { .fd = in_fd, .hash = opts ? opts->hash : NULL, .buf = malloc(READ_BLOCK) };
+	if (!in.buf)
+		return berth_err(err, ENOMEM, "layer %s: out of memory", u.what);
+	int r = run(&u, &in);
+	free(in.buf);
+	u.st.stream_bytes = in.bytes;
 	if (u.a)
 		archive_read_free(u.a);
 	free(u.cache_path);

@@ -24,16 +24,20 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/digest.h"
 #include "core/error.h"
 
 struct unpack_opts {
 	bool refuse_devices;        /* unprivileged: device nodes are an error (default false as root) */
 	bool no_chown;              /* keep caller's uid/gid (rootless) */
+	struct berth_hasher *hash;  /* when set, every byte read from in_fd is fed to it,
+	                             * trailing padding included (the caller finalizes) */
 };
 
 struct unpack_stats {
 	uint64_t entries;           /* tar entries processed (whiteouts included) */
 	uint64_t bytes;             /* bytes of regular file data written */
+	uint64_t stream_bytes;      /* bytes read from in_fd */
 };
 
 /* Read an uncompressed tar stream from in_fd (pipe or file) with libarchive and create it inside
