@@ -29,7 +29,10 @@ static inline void ctr_opts_clearp(struct ctr_opts *o) { ctr_opts_clear(o); }
 
 static int open_engine(struct cli *cli, struct engine **e, struct berth_error *err)
 {
-	return engine_open(cli->root, e, err);
+	int r = engine_open(cli->root, e, err);
+	if (r == 0)
+		(*e)->registry.tls_verify = cli->tls_verify;   /* global --tls-verify reaches run's pull */
+	return r;
 }
 
 /* ------------------------------------------------------------ terminal */

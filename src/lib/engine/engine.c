@@ -63,6 +63,7 @@ int engine_open(const char *root, struct engine **out, struct berth_error *err)
 	if (!e)
 		return berth_errno(err, ENOMEM, "engine");
 	e->attach_fd = -1;
+	registry_opts_init(&e->registry);
 	int r = image_store_open(root, &e->images, err);
 	if (r < 0)
 		return r;
@@ -274,8 +275,7 @@ static int ensure_image(struct engine *e, struct ctr_opts *o, const struct pull_
 			return r;
 		}
 	}
-	struct pull_opts po = { .platform = o->platform, .progress = progress };
-	registry_opts_init(&po.registry);
+	struct pull_opts po = { .platform = o->platform, .progress = progress, .registry = e->registry };
 	return image_pull(e->images, o->image, &po, id, err);
 }
 
@@ -413,6 +413,9 @@ int engine_create(struct engine *e, struct ctr_opts *o, const struct pull_progre
 	rec.created = 0;   /* the record layer stamps it (unix ns) */
 	rec.runtime = o->runtime ? strdup(o->runtime) : NULL;
 	rec.name = o->name ? strdup(o->name) : NULL;
+	/* The image's STOPSIGNAL is the default a --stop-signal overrides. */
+	if (!o->stop_signal && info.config && info.config->stop_signal && *info.config->stop_signal)
+		o->stop_signal = strdup(info.config->stop_signal);
 	r = add_image_volumes(o, info.config, err);
 	if (r < 0)
 		goto out;

@@ -39,6 +39,8 @@ struct engine {
 	 * (foreground run, start -a): the monitor then waits for that attach
 	 * before the container runs. */
 	bool attach_on_start;
+	/* How engine_create pulls a missing image (TLS verification, credentials). */
+	struct registry_opts registry;
 };
 
 int engine_open(const char *root, struct engine **out, struct berth_error *err);
