@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "core/cleanup.h"
+#include "core/lock.h"
 #include "core/fs.h"
 
 #define OCI_LAYOUT "{\"imageLayoutVersion\":\"1.0.0\"}"
@@ -167,49 +168,13 @@ int content_read_blob(struct content_store *cs, const char *digest, char **buf, 
 	return 0;
 }
 
-/* Exclusive flock on dirfd/name.  The holder unlinks the file before
- * releasing it, so after acquiring we check that the name still refers to the
- * inode we locked; otherwise we locked a file that is already gone and two
- * processes could both think they own the lock. */
-static int lock_file(int dirfd, const char *name, bool wait)
-{
-	for (;;) {
-		_cleanup_close_ int fd = openat(dirfd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-		if (fd < 0)
-			return -errno;
-		int r;
-		do
-			r = flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB));
-		while (r < 0 && errno == EINTR);
-		if (r < 0)
-			return -errno;
-		struct stat a, b;
-		if (fstat(fd, &a) < 0)
-			return -errno;
-		if (fstatat(dirfd, name, &b, AT_SYMLINK_NOFOLLOW) < 0) {
-			if (errno == ENOENT)
-				continue;
-			return -errno;
-		}
-		if (a.st_dev == b.st_dev && a.st_ino == b.st_ino)
-			return steal_fd(fd);
-	}
-}
-
-static void unlock_file(int dirfd, const char *name, int fd)
-{
-	if (fd < 0)
-		return;
-	unlinkat(dirfd, name, 0);
-	close(fd);
-}
 
 static void writer_free(struct content_writer *w, bool remove_partial)
 {
 	if (remove_partial)
 		unlinkat(w->cs->ingest_fd, w->partial, 0);
 	close_fd(&w->fd);
-	unlock_file(w->cs->ingest_fd, w->lock, w->lock_fd);
+	berth_unlock_file(w->cs->ingest_fd, w->lock, w->lock_fd);
 	if (w->h)
 		berth_hasher_free(w->h);
 	free(w);
@@ -280,7 +245,7 @@ int content_writer_begin(struct content_store *cs, const char *digest, int64_t e
 	ingest_name(digest, ".partial", w->partial, sizeof(w->partial));
 	ingest_name(digest, ".lock", w->lock, sizeof(w->lock));
 
-	w->lock_fd = lock_file(cs->ingest_fd, w->lock, true);
+	w->lock_fd = berth_lock_file(cs->ingest_fd, w->lock, true);
 	if (w->lock_fd < 0)
 		return berth_errno(err, w->lock_fd, "blob %s: locking ingest/%s", digest, w->lock);
 	/* Whoever held the lock before us may have just committed the blob. */
@@ -600,17 +565,17 @@ int content_sweep(struct content_store *cs, int64_t max_age)
 				continue;
 			char lock[NAME_MAX + 1];
 			snprintf(lock, sizeof(lock), "%.*s.lock", (int) (strlen(name) - strlen(".partial")), name);
-			int fd = lock_file(cs->ingest_fd, lock, false);
+			int fd = berth_lock_file(cs->ingest_fd, lock, false);
 			if (fd < 0)
 				continue;   /* a download is running */
 			if (unlinkat(cs->ingest_fd, name, 0) == 0)
 				removed++;
-			unlock_file(cs->ingest_fd, lock, fd);
+			berth_unlock_file(cs->ingest_fd, lock, fd);
 		} else if (has_suffix(name, ".lock")) {
 			/* Live holders unlink their own lock; this one may be a crash's. */
-			int fd = lock_file(cs->ingest_fd, name, false);
+			int fd = berth_lock_file(cs->ingest_fd, name, false);
 			if (fd >= 0)
-				unlock_file(cs->ingest_fd, name, fd);
+				berth_unlock_file(cs->ingest_fd, name, fd);
 		}
 	}
 	return removed;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "core/cleanup.h"
+#include "core/lock.h"
 #include "core/fs.h"
 #include "core/log.h"
 
@@ -38,42 +39,6 @@ static void close_fd(int *fd)
 	*fd = -1;
 }
 
-/* Exclusive flock on dirfd/name.  The holder unlinks the file before
- * releasing it, so after acquiring we check that the name still refers to the
- * inode we locked; otherwise we locked a file that is already gone and two
- * processes could both think they own the lock. */
-static int lock_file(int dirfd, const char *name, bool wait)
-{
-	for (;;) {
-		_cleanup_close_ int fd = openat(dirfd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-		if (fd < 0)
-			return -errno;
-		int r;
-		do
-			r = flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB));
-		while (r < 0 && errno == EINTR);
-		if (r < 0)
-			return -errno;
-		struct stat a, b;
-		if (fstat(fd, &a) < 0)
-			return -errno;
-		if (fstatat(dirfd, name, &b, AT_SYMLINK_NOFOLLOW) < 0) {
-			if (errno == ENOENT)
-				continue;
-			return -errno;
-		}
-		if (a.st_dev == b.st_dev && a.st_ino == b.st_ino)
-			return steal_fd(fd);
-	}
-}
-
-static void unlock_file(int dirfd, const char *name, int fd)
-{
-	if (fd < 0)
-		return;
-	unlinkat(dirfd, name, 0);
-	close(fd);
-}
 
 static void lock_name(const char *hex, char *buf, size_t len)
 {
@@ -190,7 +155,7 @@ static void tx_free(struct layer_tx *tx)
 			log_warn("layer %s: removing %s/%s: %s", tx->chain_id, tx->ls->layers_path, tx->tmp,
 			         strerror(-r));
 	}
-	unlock_file(tx->ls->layers_fd, tx->lock, tx->lock_fd);
+	berth_unlock_file(tx->ls->layers_fd, tx->lock, tx->lock_fd);
 	free(tx);
 }
 
@@ -215,7 +180,7 @@ int layer_begin(struct layer_store *ls, const char *chain_id, struct layer_tx **
 	snprintf(tx->chain_id, sizeof(tx->chain_id), "%s", chain_id);
 	lock_name(hex, tx->lock, sizeof(tx->lock));
 
-	tx->lock_fd = lock_file(ls->layers_fd, tx->lock, true);
+	tx->lock_fd = berth_lock_file(ls->layers_fd, tx->lock, true);
 	if (tx->lock_fd < 0)
 		return berth_errno(err, tx->lock_fd, "layer %s: locking %s/%s", chain_id, ls->layers_path, tx->lock);
 	r = exists_hex(ls, hex);
@@ -287,7 +252,7 @@ int layer_delete(struct layer_store *ls, const char *chain_id, struct berth_erro
 	const char *hex = berth_digest_hex(chain_id);
 	char lock[NAME_MAX + 1], del[NAME_MAX + 1];
 	lock_name(hex, lock, sizeof(lock));
-	int lock_fd = lock_file(ls->layers_fd, lock, true);
+	int lock_fd = berth_lock_file(ls->layers_fd, lock, true);
 	if (lock_fd < 0)
 		return berth_errno(err, lock_fd, "layer %s: locking %s/%s", chain_id, ls->layers_path, lock);
 	r = exists_hex(ls, hex);
@@ -311,7 +276,7 @@ int layer_delete(struct layer_store *ls, const char *chain_id, struct berth_erro
 		         strerror(-r));
 	r = 0;
 out:
-	unlock_file(ls->layers_fd, lock, lock_fd);
+	berth_unlock_file(ls->layers_fd, lock, lock_fd);
 	return r;
 }
 
@@ -381,7 +346,7 @@ int layer_store_sweep(struct layer_store *ls)
 		char hexbuf[HEX_MAX + 1], lock[NAME_MAX + 1];
 		snprintf(hexbuf, sizeof(hexbuf), "%.*s", (int) strcspn(hex, "-"), hex);
 		lock_name(hexbuf, lock, sizeof(lock));
-		int fd = lock_file(ls->layers_fd, lock, false);
+		int fd = berth_lock_file(ls->layers_fd, lock, false);
 		if (fd < 0)
 			continue;   /* EWOULDBLOCK: an extraction or deletion is running */
 		int rr = berth_rm_rf_at(ls->layers_fd, name);
@@ -389,15 +354,15 @@ int layer_store_sweep(struct layer_store *ls)
 			log_warn("layer store: removing %s/%s: %s", ls->layers_path, name, strerror(-rr));
 		else
 			removed++;
-		unlock_file(ls->layers_fd, lock, fd);
+		berth_unlock_file(ls->layers_fd, lock, fd);
 	}
 	/* Lock files left by crashed processes (live holders unlink their own). */
 	for (char **p = names; *p; p++) {
 		if (strncmp(*p, ".lock-", 6) != 0 || !is_hex(*p + 6, strlen(*p + 6)))
 			continue;
-		int fd = lock_file(ls->layers_fd, *p, false);
+		int fd = berth_lock_file(ls->layers_fd, *p, false);
 		if (fd >= 0)
-			unlock_file(ls->layers_fd, *p, fd);
+			berth_unlock_file(ls->layers_fd, *p, fd);
 	}
 	return removed;
 }
