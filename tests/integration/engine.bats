@@ -286,3 +286,17 @@ stdout" ]
 	b rm -f user >/dev/null
 	run -0 b rmi "$REG/multi"
 }
+
+@test "a foreground run forwards SIGTERM to the container and returns its exit code" {
+	# berth itself, not the `b` function: $! must be the CLI's pid.
+	"$BERTH" --root "$ROOT" run --rm --name fwd busybox sh -c 'trap "echo got-term; exit 4" TERM; echo ready; while :; do sleep 0.1; done' >"$T/out" 2>&1 &
+	local cli=$!
+	wait_for grep -q ready "$T/out"
+	kill -TERM "$cli"
+	local rc=0
+	wait "$cli" || rc=$?
+	[ "$rc" -eq 4 ]
+	grep -q got-term "$T/out"
+	run -0 b ps -aq
+	[ -z "$output" ]
+}
