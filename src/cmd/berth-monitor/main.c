@@ -595,10 +595,13 @@ static int start_container(struct monitor *m)
 		m->master = m->out_fd = m->in_fd = master;
 	}
 
-	_cleanup_free_ char *pidtxt = NULL;
-	size_t plen;
-	if (berth_read_file_at(m->dirfd, "ctr.pid", &pidtxt, &plen) < 0 || (m->ctr_pid = atoi(pidtxt)) <= 0)
-		fail_start(m, "the OCI runtime wrote no container pid to ctr.pid");
+	{
+		/* In a block: the sys_fail label below must not be in its scope. */
+		_cleanup_free_ char *pidtxt = NULL;
+		size_t plen;
+		if (berth_read_file_at(m->dirfd, "ctr.pid", &pidtxt, &plen) < 0 || (m->ctr_pid = atoi(pidtxt)) <= 0)
+			fail_start(m, "the OCI runtime wrote no container pid to ctr.pid");
+	}
 
 	tlen = 0;
 	text[0] = '\0';

@@ -205,6 +205,7 @@ static int create_or_run(struct cli *cli, int argc, char **argv, bool is_run)
 	/* Foreground --rm: this process removes the container when it exits (the
 	 * monitor waits on our claim, and takes over only if we die). */
 	_cleanup_close_ int claim = !o.detach && o.rm ? engine_claim_cleanup(e, id, NULL) : -1;
+	(void) claim;   /* held, not used: released when this function returns */
 	if (engine_start(e, id, &err) < 0) {
 		cli_fail(&err);
 		discard(e, id);

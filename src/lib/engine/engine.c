@@ -1378,6 +1378,7 @@ int engine_exec(struct engine *e, const char *id, const struct exec_opts *xo, in
 {
 	struct ctr_record rec = { 0 };
 	_cleanup_close_ int lsock = -1;
+	_cleanup_free_ char *log = NULL;
 	int r = ctr_record_get(e->images->db, id, &rec, err);
 	if (r < 0)
 		return r;
@@ -1503,7 +1504,6 @@ int engine_exec(struct engine *e, const char *id, const struct exec_opts *xo, in
 		}
 	int code = WIFEXITED(wst) ? WEXITSTATUS(wst) : 128 + WTERMSIG(wst);
 	/* Did the runtime fail to run the command at all?  Its log says. */
-	_cleanup_free_ char *log = NULL;
 	size_t len = 0;
 	if (code != 0 && berth_read_file(logpath, &log, &len) == 0 && strstr(log, "level=error")) {
 		char *msg = strstr(log, "msg=");
