@@ -46,6 +46,7 @@ teardown() {
 	run -127 b run --rm busybox nosuchcommand
 	[[ "$output" == *'"nosuchcommand": executable file not found in $PATH'* ]]
 	run -126 b run --rm busybox /etc/passwd
+	run -126 b run --rm busybox /etc
 	run -125 b run --rm --pull never nosuchimage:1 true
 	[[ "$output" == *nosuchimage* ]]
 	run -125 b run --bogus busybox true

@@ -860,8 +860,10 @@ int engine_start(struct engine *e, const char *id, struct berth_error *err)
 		last_line(text);
 		if (!*text)
 			text = (char *) "the monitor exited without starting the container";
+		/* docker's mapping: cannot find it → 127, found but cannot run it → 126 */
 		int code = strstr(text, "not found") || strstr(text, "no such file") ? ENOENT
-			 : strstr(text, "permission denied") ? EACCES : EIO;
+			 : strstr(text, "permission denied") || strstr(text, "is a directory") ||
+			   strstr(text, "exec format error") ? EACCES : EIO;
 		r = berth_err(err, code, "%s", text);
 	}
 out:
