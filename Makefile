@@ -8,7 +8,7 @@ BUILD_ASAN ?= build-asan
 DEPS = gcc meson ninja-build pkg-config libjansson-dev libseccomp-dev libcmocka-dev \
        libcurl4-openssl-dev libarchive-dev libsqlite3-dev libssl-dev zlib1g-dev libzstd-dev libisal-dev \
        busybox-static bats jq iproute2 procps util-linux runc podman uidmap \
-       tar gzip zstd coreutils python3 curl skopeo docker-registry apache2-utils
+       tar gzip zstd coreutils attr python3 curl skopeo docker-registry apache2-utils
 
 .PHONY: all deps build build-asan demo test unit integration fuzz clean
 
