@@ -7,8 +7,11 @@ rt=$(realpath "${1:-build/berth-runtime}")
 here=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d /tmp/berth-demo.XXXXXX)
 id=demo-$$
+"$here/scripts/berth-cgroup-parents.sh" list >"$work/cgroup-parents-before"
 cleanup() {
 	"$rt" --root "$work/state" delete --force "$id" >/dev/null 2>&1 || true
+	# The containers' `berth` cgroup parents this demo made go with it.
+	"$here/scripts/berth-cgroup-parents.sh" remove-empty "$work/cgroup-parents-before"
 	rm -rf "$work"
 }
 trap cleanup EXIT

@@ -13,6 +13,7 @@ total_pass=0
 total_skip=0
 total_fail=0
 logdir=$(mktemp -d /tmp/berth-test-logs.XXXXXX)
+scripts/berth-cgroup-parents.sh list >"$logdir/cgroup-parents-before"
 
 # count_tap FILE -> P passed, F failed, S skipped ("ok ... # skip" lines).
 count_tap() {
@@ -65,12 +66,9 @@ integration) run_integration ;;
 all) run_unit "$BUILD" unit; run_unit "$BUILD_ASAN" unit-asan; run_integration ;;
 *) echo "usage: $0 [unit|integration|all]" >&2; exit 2 ;;
 esac
-# The containers' cgroups live under a `berth` parent in each hierarchy; the
-# runtime removes each container's own cgroup and, like runc, keeps the
-# parent.  The suites leave nothing in it, so remove it when empty.
-for parent in /sys/fs/cgroup/*/berth /sys/fs/cgroup/berth; do
-	[ -d "$parent" ] && rmdir "$parent" 2>/dev/null
-done
+# The suites leave nothing in the `berth` cgroup parents; remove the empty
+# ones this run made (see scripts/berth-cgroup-parents.sh).
+scripts/berth-cgroup-parents.sh remove-empty "$logdir/cgroup-parents-before"
 echo "logs: $logdir"
 echo "$total_pass passed, $total_fail failed, $total_skip skipped"
 [ "$total_fail" -eq 0 ]
