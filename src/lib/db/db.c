@@ -168,24 +168,35 @@ static int db_fail(struct berth_db *db, struct berth_error *err, int rc, const c
 	                 db->h ? sqlite3_errmsg(db->h) : sqlite3_errstr(rc));
 }
 
-/* Like db_fail for a failure inside tx_start()/tx_end(): the message is
- * taken before the rollback, which would reset sqlite's error text. */
+/* Like db_fail for a failure inside a transaction: the message is taken
+ * before the rollback, which resets sqlite's error text to "not an error". */
 struct db_why { int rc; char msg[256]; };
 
 static void why_save(struct berth_db *db, struct db_why *w, int rc)
 {
 	if (rc != SQLITE_OK && w->rc == SQLITE_OK) {
 		w->rc = rc;
-		snprintf(w->msg, sizeof(w->msg), "%s", sqlite3_errmsg(db->h));
+		snprintf(w->msg, sizeof(w->msg), "%s", db->h ? sqlite3_errmsg(db->h) : sqlite3_errstr(rc));
 	}
 }
 
 static int why_fail(struct berth_db *db, struct berth_error *err, const struct db_why *w, int rc,
-                    const char *what, const char *id)
+                    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static int why_fail(struct berth_db *db, struct berth_error *err, const struct db_why *w, int rc,
+                    const char *fmt, ...)
 {
-	int e = rc_errno(db, w->rc != SQLITE_OK ? w->rc : rc);
-	return berth_err(err, e ? e : EIO, "database %s: container %s: %s: %s", db->path, id, what,
-	                 w->rc != SQLITE_OK ? w->msg : sqlite3_errmsg(db->h));
+	struct db_why now = { 0 };
+	if (w->rc == SQLITE_OK) {
+		why_save(db, &now, rc);
+		w = &now;
+	}
+	char ctx[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(ctx, sizeof(ctx), fmt, ap);
+	va_end(ap);
+	int e = rc_errno(db, w->rc);
+	return berth_err(err, e ? e : EIO, "database %s: %s: %s", db->path, ctx, w->msg);
 }
 
 static int prep(struct berth_db *db, const char *sql, sqlite3_stmt **st)
@@ -225,13 +236,17 @@ static int tx_start(struct berth_db *db, bool *own)
 	return sqlite3_exec(db->h, *own ? "BEGIN IMMEDIATE" : "SAVEPOINT berth_op", NULL, NULL, NULL);
 }
 
-static int tx_end(struct berth_db *db, bool own, int rc)
+/* Commit (or release) when rc is SQLITE_OK, else roll back.  On failure the
+ * error text is saved in *why (when given) before the rollback resets it. */
+static int tx_end(struct berth_db *db, bool own, int rc, struct db_why *why)
 {
 	if (rc == SQLITE_OK) {
 		rc = sqlite3_exec(db->h, own ? "COMMIT" : "RELEASE berth_op", NULL, NULL, NULL);
 		if (rc == SQLITE_OK)
 			return rc;
 	}
+	if (why)
+		why_save(db, why, rc);
 	if (own) {
 		if (!sqlite3_get_autocommit(db->h))
 			sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
@@ -309,6 +324,7 @@ int db_open(const char *path, struct berth_db **out, struct berth_error *err)
 	}
 	close(fd);
 
+	struct db_why why = { 0 };      /* saved before a ROLLBACK resets the error text */
 	int rc = sqlite3_open_v2(path, &db->h,
 	                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
 	                         SQLITE_OPEN_EXRESCODE, NULL);
@@ -359,6 +375,7 @@ int db_open(const char *path, struct berth_db **out, struct berth_error *err)
 		if (rc == SQLITE_OK)
 			rc = sqlite3_step(st);
 		if (rc != SQLITE_ROW) {
+			why_save(db, &why, rc);
 			sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
 			goto fail_ctx_schema;
 		}
@@ -382,6 +399,7 @@ int db_open(const char *path, struct berth_db **out, struct berth_error *err)
 		if (rc == SQLITE_OK)
 			rc = sqlite3_exec(db->h, "COMMIT", NULL, NULL, NULL);
 		if (rc != SQLITE_OK) {
+			why_save(db, &why, rc);
 			sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
 			goto fail_ctx_schema;
 		}
@@ -402,7 +420,7 @@ fail_ctx_pragma:
 fail_ctx_schema:
 	what = "creating the schema";
 fail:;
-	int r = db_fail(db, err, rc, "%s", what);
+	int r = why_fail(db, err, &why, rc, "%s", what);
 	sqlite3_close_v2(db->h);
 	free(db->path);
 	return r;
@@ -527,8 +545,9 @@ int db_image_put(struct berth_db *db, const struct db_image *im, struct berth_er
 	for (size_t i = 0; rc == SQLITE_OK && i < ARRAY_SIZE(known); i++)
 		if (known[i])
 			rc = exec_bound(db, "INSERT OR IGNORE INTO blobs (digest) VALUES (?1)", 1, known[i]);
-	rc = tx_end(db, own, rc);
-	return rc == SQLITE_OK ? 0 : db_fail(db, err, rc, "image %s: storing", im->id);
+	struct db_why why = { 0 };
+	rc = tx_end(db, own, rc, &why);
+	return rc == SQLITE_OK ? 0 : why_fail(db, err, &why, rc, "image %s: storing", im->id);
 }
 
 #define IMAGE_COLUMNS \
@@ -677,11 +696,12 @@ int db_image_delete(struct berth_db *db, const char *id, struct berth_error *err
 		rc = exec_bound(db, deletes[i], 1, id);
 	bool found = rc == SQLITE_OK && sqlite3_changes(db->h) > 0;
 	if (rc == SQLITE_OK && !found) {
-		tx_end(db, own, SQLITE_NOTFOUND);
+		tx_end(db, own, SQLITE_NOTFOUND, NULL);
 		return berth_err(err, ENOENT, "image %s not found", id);
 	}
-	rc = tx_end(db, own, rc);
-	return rc == SQLITE_OK ? 0 : db_fail(db, err, rc, "image %s: deleting", id);
+	struct db_why why = { 0 };
+	rc = tx_end(db, own, rc, &why);
+	return rc == SQLITE_OK ? 0 : why_fail(db, err, &why, rc, "image %s: deleting", id);
 }
 
 int db_images_walk(struct berth_db *db, int (*fn)(void *ctx, const struct db_image *im), void *ctx)
@@ -901,8 +921,9 @@ int db_layer_put(struct berth_db *db, const struct db_layer *l, struct berth_err
 	}
 	if (rc == SQLITE_OK && l->blob_digest)
 		rc = exec_bound(db, "INSERT OR IGNORE INTO blobs (digest) VALUES (?1)", 1, l->blob_digest);
-	rc = tx_end(db, own, rc);
-	return rc == SQLITE_OK ? 0 : db_fail(db, err, rc, "layer %s: storing", l->chain_id);
+	struct db_why why = { 0 };
+	rc = tx_end(db, own, rc, &why);
+	return rc == SQLITE_OK ? 0 : why_fail(db, err, &why, rc, "layer %s: storing", l->chain_id);
 }
 
 void db_layer_clear(struct db_layer *l)
@@ -963,13 +984,13 @@ int db_image_blob_add(struct berth_db *db, const char *image_id, const char *dig
 	if (rc == SQLITE_OK)
 		rc = exec_bound(db, "INSERT OR IGNORE INTO image_blobs (image_id, digest) VALUES (?1, ?2)", 2,
 		                image_id, digest);
-	int frc = rc;
-	rc = tx_end(db, own, rc);
+	struct db_why why = { 0 };
+	rc = tx_end(db, own, rc, &why);
 	if (rc == SQLITE_OK)
 		return 0;
-	char what[256];
-	snprintf(what, sizeof(what), "image %s: blob %s", image_id, digest);
-	return image_ref_fail(db, err, frc != SQLITE_OK ? frc : rc, image_id, what);
+	if (why.rc == SQLITE_CONSTRAINT_FOREIGNKEY)
+		return berth_err(err, ENOENT, "image %s: blob %s: image %s not found", image_id, digest, image_id);
+	return why_fail(db, err, &why, rc, "image %s: blob %s", image_id, digest);
 }
 
 int db_unreferenced_blobs(struct berth_db *db, char ***digests)
@@ -1027,13 +1048,13 @@ int db_blob_forget(struct berth_db *db, const char *digest)
 		return -rc_errno(db, rc);
 	int r = query_exists(db, "SELECT " BLOB_REFERENCED_EXPR("?1"), digest);
 	if (r != 0) {
-		tx_end(db, own, SQLITE_ABORT);
+		tx_end(db, own, SQLITE_ABORT, NULL);
 		return r > 0 ? -EBUSY : r;
 	}
 	rc = exec_bound(db, "DELETE FROM blobs WHERE digest = ?1", 1, digest);
 	if (rc == SQLITE_OK)
 		rc = exec_bound(db, "UPDATE layers SET blob_digest = NULL WHERE blob_digest = ?1", 1, digest);
-	rc = tx_end(db, own, rc);
+	rc = tx_end(db, own, rc, NULL);
 	return -rc_errno(db, rc);
 }
 
@@ -1048,11 +1069,11 @@ int db_layer_forget(struct berth_db *db, const char *chain_id)
 	int r = query_exists(db, NEEDED_LAYERS_CTE "SELECT EXISTS (SELECT 1 FROM needed WHERE chain_id = ?1)",
 	                     chain_id);
 	if (r != 0) {
-		tx_end(db, own, SQLITE_ABORT);
+		tx_end(db, own, SQLITE_ABORT, NULL);
 		return r > 0 ? -EBUSY : r;
 	}
 	rc = exec_bound(db, "DELETE FROM layers WHERE chain_id = ?1", 1, chain_id);
-	rc = tx_end(db, own, rc);
+	rc = tx_end(db, own, rc, NULL);
 	return -rc_errno(db, rc);
 }
 
@@ -1189,12 +1210,11 @@ int db_container_insert(struct berth_db *db, const struct db_container *c, char 
 				rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
 			}
 		}
-		why_save(db, &why, rc);
-		rc = tx_end(db, own, rc);
+		rc = tx_end(db, own, rc, &why);
 		if (rc == SQLITE_OK)
 			return 0;
 		if ((insert_rc & 0xff) != SQLITE_CONSTRAINT)
-			return why_fail(db, err, &why, rc, "storing", c->id);
+			return why_fail(db, err, &why, rc, "container %s: storing", c->id);
 		/* Which constraint: the id (primary key) or the name (unique). */
 		r = container_exists(db, c->id);
 		if (r > 0)
@@ -1203,7 +1223,7 @@ int db_container_insert(struct berth_db *db, const struct db_container *c, char 
 		if (r < 0)
 			return r;
 		if (attempt >= 3)
-			return why_fail(db, err, &why, rc, "storing", c->id);
+			return why_fail(db, err, &why, rc, "container %s: storing", c->id);
 	}
 }
 
@@ -1308,15 +1328,14 @@ int db_container_delete(struct berth_db *db, const char *id, struct berth_error 
 		return db_fail(db, err, rc, "container %s: beginning a transaction", id);
 	rc = exec_bound(db, "DELETE FROM containers WHERE id = ?1", 1, id);
 	if (rc == SQLITE_OK && sqlite3_changes(db->h) == 0) {
-		tx_end(db, own, SQLITE_NOTFOUND);
+		tx_end(db, own, SQLITE_NOTFOUND, NULL);
 		return berth_err(err, ENOENT, "No such container: %s", id);
 	}
 	if (rc == SQLITE_OK)
 		rc = exec_bound(db, "DELETE FROM layer_holds WHERE holder = ?1", 1, holder);
 	struct db_why why = { 0 };
-	why_save(db, &why, rc);
-	rc = tx_end(db, own, rc);
-	return rc == SQLITE_OK ? 0 : why_fail(db, err, &why, rc, "deleting", id);
+	rc = tx_end(db, own, rc, &why);
+	return rc == SQLITE_OK ? 0 : why_fail(db, err, &why, rc, "container %s: deleting", id);
 }
 
 int db_container_rename(struct berth_db *db, const char *id, const char *new_name, struct berth_error *err)

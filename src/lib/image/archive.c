@@ -1383,11 +1383,20 @@ static bool arc_has(struct load_ctx *c, const char *name)
 	return false;
 }
 
+/* Every image of the archive in one transaction: a failure registers none
+ * (the report lines are built first, so running out of memory for them
+ * cannot leave images registered behind a failed load). */
 static int load_register(struct load_ctx *c, char ***loaded, size_t *n_loaded, struct berth_error *err)
 {
+	_cleanup_free_ struct image_register *regs = calloc(c->n_imgs ? c->n_imgs : 1, sizeof(*regs));
+	int r;
+
+	if (!regs)
+		return -ENOMEM;
 	for (size_t i = 0; i < c->n_imgs; i++) {
 		struct load_image *im = &c->imgs[i];
-		struct image_register reg = {
+
+		regs[i] = (struct image_register){
 			.manifest_digest = im->manifest_digest,
 			.manifest_media_type = im->manifest->media_type,
 			.config = im->config,
@@ -1396,17 +1405,8 @@ static int load_register(struct load_ctx *c, char ***loaded, size_t *n_loaded, s
 			.chain_ids = im->chain_ids,
 			.layer_sizes = im->sizes,
 			.name = im->n_names ? im->names[0] : NULL,
+			.more_names = im->n_names > 1 ? im->names + 1 : NULL,
 		};
-		int r;
-
-		r = image_store_register(c->s, &reg, err);
-		if (r < 0)
-			return r;
-		for (size_t k = 1; k < im->n_names; k++) {
-			r = image_store_tag(c->s, im->id, im->names[k], err);
-			if (r < 0)
-				return r;
-		}
 		if (im->n_names == 0) {
 			char *line;
 
@@ -1427,7 +1427,7 @@ static int load_register(struct load_ctx *c, char ***loaded, size_t *n_loaded, s
 				return r;
 		}
 	}
-	return 0;
+	return image_store_register_n(c->s, regs, c->n_imgs, err);
 }
 
 static void sweep_after_failure(struct image_store *s)

@@ -211,7 +211,7 @@ static int ingest_setup(struct image_store *s, const struct ingest_params *p, bo
 {
 	struct ingest *in = calloc(1, sizeof(*in));
 	if (!in)
-		return berth_errno(err, ENOMEM, "ingest");
+		return berth_err(err, ENOMEM, "%s: out of memory", p->what ? p->what : p->blob_digest);
 	in->s = s;
 	in->p = *p;
 	in->pipe_w = in->pipe_r = in->layer_dirfd = -1;
@@ -221,7 +221,7 @@ static int ingest_setup(struct image_store *s, const struct ingest_params *p, bo
 	in->what = strdup(p->what ? p->what : p->blob_digest);
 	if (!in->blob_digest || !in->diff_id || !in->chain_id || !in->what) {
 		ingest_free(in);
-		return berth_errno(err, ENOMEM, "ingest");
+		return berth_err(err, ENOMEM, "%s: out of memory", p->what ? p->what : p->blob_digest);
 	}
 	int r = berth_digest_check(in->blob_digest, in->what, err);
 	if (r >= 0)

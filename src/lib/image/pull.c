@@ -184,10 +184,7 @@ static void job_fail(struct pull_job *job, int rc, const struct berth_error *e)
 	pthread_mutex_lock(&job->err_lock);
 	if (!atomic_load(&job->failed) || job->rc == -ECANCELED) {
 		job->rc = rc;
-		if (e)
-			job->err = *e;
-		else
-			berth_errno(&job->err, rc, "pull");
+		job->err = *e;
 	}
 	atomic_store(&job->failed, true);
 	pthread_mutex_unlock(&job->err_lock);
@@ -232,7 +229,7 @@ static int pull_one_layer(struct pull_job *job, size_t i, struct berth_error *er
 		struct ingest_plan plan;
 		int r = ingest_plan(job->s, &p, &plan);
 		if (r < 0)
-			return berth_errno(err, r, "%s", what);
+			return berth_errno(err, r, "%s: checking the image store", what);
 		if (!plan.need_blob && !plan.need_layer) {
 			struct db_layer l = { 0 };
 			if (db_layer_get(job->s->db, job->chain_ids[i], &l) == 0) {
@@ -331,6 +328,8 @@ static void *pull_worker(void *arg)
 			break;
 		struct berth_error e = { 0 };
 		int r = pull_one_layer(job, i, &e);
+		if (r < 0 && r != -ECANCELED && !berth_error_isset(&e))
+			berth_errno(&e, r, "%s: layer %zu (%s)", job->image_name, i, job->m->layers[i].digest);
 		if (r < 0) {
 			layer_state(job->rp, i, job->m->n_layers, job->m->layers[i].digest, PULL_FAILED, 0,
 				    job->m->layers[i].size);

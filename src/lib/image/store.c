@@ -16,6 +16,9 @@
 #include "core/fs.h"
 #include "core/log.h"
 
+/* How long a sweep keeps an interrupted download resumable. */
+#define INGEST_MAX_AGE (24 * 3600)
+
 static void strv_free(char **v)
 {
 	if (!v)
@@ -59,7 +62,7 @@ int image_store_open(const char *root, struct image_store **out, struct berth_er
 
 	_cleanup_free_ struct image_store *s = calloc(1, sizeof(*s));
 	if (!s)
-		return berth_errno(err, ENOMEM, "image store");
+		return berth_err(err, ENOMEM, "image store %s: out of memory", root);
 	s->root_fd = s->gc_lock_fd = -1;
 	s->content.root_fd = s->content.blobs_fd = s->content.blobs_sha512_fd = s->content.ingest_fd = -1;
 	s->layers.root_fd = s->layers.layers_fd = -1;
@@ -225,13 +228,14 @@ int image_store_get(struct image_store *s, const char *id, struct image_info *ou
 		goto fail;
 	return 0;
 fail_errno:
-	berth_errno(err, r, "image %s", id);
+	berth_errno(err, r, "image %s: reading its names", id);
 fail:
 	image_info_clear(out);
 	return r;
 }
 
-int image_store_register(struct image_store *s, const struct image_register *reg, struct berth_error *err)
+/* The rows of one image, inside the caller's transaction. */
+static int register_rows(struct image_store *s, const struct image_register *reg, struct berth_error *err)
 {
 	const struct image_manifest *m = reg->manifest;
 	struct db_image im = { 0 };
@@ -249,9 +253,7 @@ int image_store_register(struct image_store *s, const struct image_register *reg
 	for (size_t i = 0; i < m->n_layers; i++)
 		im.size += reg->layer_sizes[i] > 0 ? reg->layer_sizes[i] : 0;
 
-	int r = db_begin(s->db, err);
-	if (r < 0)
-		return r;
+	int r = 0;
 	for (size_t i = 0; i < m->n_layers; i++) {
 		struct db_layer l = { 0 };
 		snprintf(l.chain_id, sizeof(l.chain_id), "%s", reg->chain_ids[i]);
@@ -263,11 +265,11 @@ int image_store_register(struct image_store *s, const struct image_register *reg
 		l.size = reg->layer_sizes[i];
 		r = db_layer_put(s->db, &l, err);
 		if (r < 0)
-			goto fail;
+			return r;
 	}
 	r = db_image_put(s->db, &im, err);
 	if (r < 0)
-		goto fail;
+		return r;
 	r = db_image_blob_add(s->db, im.id, reg->manifest_digest, err);
 	if (r >= 0)
 		r = db_image_blob_add(s->db, im.id, reg->config_digest, err);
@@ -275,25 +277,33 @@ int image_store_register(struct image_store *s, const struct image_register *reg
 		r = db_image_blob_add(s->db, im.id, reg->index_digest, err);
 	for (size_t i = 0; r >= 0 && i < m->n_layers; i++)
 		r = db_image_blob_add(s->db, im.id, m->layers[i].digest, err);
-	if (r < 0)
-		goto fail;
-	if (reg->name) {
+	if (r >= 0 && reg->name)
 		r = db_name_set(s->db, reg->name, im.id, err);
-		if (r < 0)
-			goto fail;
-	}
-	if (reg->repo && reg->repo_digest) {
+	for (char *const *n = reg->more_names; r >= 0 && n && *n; n++)
+		r = db_name_set(s->db, *n, im.id, err);
+	if (r >= 0 && reg->repo && reg->repo_digest)
 		r = db_repo_digest_add(s->db, reg->repo, reg->repo_digest, im.id, err);
-		if (r < 0)
-			goto fail;
-	}
-	r = db_commit(s->db, err);
+	return r < 0 ? r : 0;
+}
+
+int image_store_register_n(struct image_store *s, const struct image_register *regs, size_t n,
+			   struct berth_error *err)
+{
+	int r = db_begin(s->db, err);
 	if (r < 0)
-		goto fail;
-	return 0;
-fail:
-	db_rollback(s->db);
-	return r;
+		return r;
+	for (size_t i = 0; r >= 0 && i < n; i++)
+		r = register_rows(s, &regs[i], err);
+	if (r >= 0)
+		r = db_commit(s->db, err);
+	if (r < 0)
+		db_rollback(s->db);
+	return r < 0 ? r : 0;
+}
+
+int image_store_register(struct image_store *s, const struct image_register *reg, struct berth_error *err)
+{
+	return image_store_register_n(s, reg, 1, err);
 }
 
 /* Normalise what a user typed as a new name: "busybox" -> "docker.io/library/busybox:latest". */
@@ -383,7 +393,7 @@ int image_store_remove(struct image_store *s, const char *ref_or_id, bool force,
 	_cleanup_strv_ char **names = NULL;
 	int n_names = db_names_of(s->db, id, &names);
 	if (n_names < 0)
-		return berth_errno(err, n_names, "image %s", ref_or_id);
+		return berth_errno(err, n_names, "image %s: reading its names", ref_or_id);
 	bool in_use = image_in_use(s, id);
 
 	r = db_begin(s->db, err);
@@ -490,7 +500,7 @@ int image_store_prune(struct image_store *s, bool all, char ***report, int64_t *
 			r = db_commit(s->db, err);
 		if (r < 0) {
 			db_rollback(s->db);
-			berth_errno(err, r, "image %s", pc.ids[i]);
+			berth_errno(err, r, "image %s: removing it", pc.ids[i]);
 			break;
 		}
 		for (int k = 0; k < n; k++) {
@@ -532,10 +542,12 @@ static int sweep_layer(void *ctx, const char *chain_id)
 {
 	struct sweep_ctx *sc = ctx;
 	struct db_layer l = { 0 };
-	if (db_layer_get(sc->s->db, chain_id, &l) == 0) {
-		db_layer_clear(&l);
+	int r = db_layer_get(sc->s->db, chain_id, &l);
+	db_layer_clear(&l);
+	/* Only a layer the db surely does not know is garbage: a db error
+	 * (busy, I/O) must not delete a layer images still use. */
+	if (r != -ENOENT)
 		return 0;
-	}
 	int64_t size = layer_disk_usage(&sc->s->layers, chain_id);
 	if (layer_delete(&sc->s->layers, chain_id, NULL) == 0)
 		sc->reclaimed += size > 0 ? size : 0;
@@ -560,6 +572,8 @@ int image_store_sweep(struct image_store *s, int64_t *reclaimed, struct berth_er
 	if (r >= 0)
 		r = content_walk(&s->content, sweep_blob, &sc);
 	(void) layer_store_sweep(&s->layers);
+	/* Crash leftovers in ingest/ and abandoned partial downloads. */
+	(void) content_sweep(&s->content, INGEST_MAX_AGE);
 	(void) flock(s->gc_lock_fd, LOCK_UN);
 	if (r < 0)
 		return berth_errno(err, r, "image store %s: sweeping", s->root);

@@ -81,10 +81,14 @@ struct image_register {
 	char **chain_ids;               /* n = manifest->n_layers */
 	const int64_t *layer_sizes;     /* unpacked bytes per layer */
 	const char *name;               /* full name to tag, or NULL (dangling / by digest) */
+	char *const *more_names;        /* further full names (NULL-terminated), or NULL */
 	const char *repo;               /* repository for repo digest, or NULL */
 	const char *repo_digest;        /* digest users pull it by (index or manifest), or NULL */
 };
 int image_store_register(struct image_store *s, const struct image_register *reg, struct berth_error *err);
+/* Several images in one transaction: all of them become visible, or none. */
+int image_store_register_n(struct image_store *s, const struct image_register *regs, size_t n,
+			   struct berth_error *err);
 
 /* Tag: point full name (normalised from `name`) at the image `ref_or_id` resolves to. */
 int image_store_tag(struct image_store *s, const char *ref_or_id, const char *name, struct berth_error *err);
