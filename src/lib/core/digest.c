@@ -248,15 +248,27 @@ void berth_hasher_free(struct berth_hasher *h)
 	free(h);
 }
 
-int berth_digest_buf(const void *buf, size_t len, char out[BERTH_DIGEST_MAX])
+static int digest_buf_algo(enum berth_digest_algo algo, const void *buf, size_t len, char out[BERTH_DIGEST_MAX])
 {
 	_cleanup_hasher_ struct berth_hasher *h = NULL;
-	int r = berth_hasher_new(BERTH_DIGEST_SHA256, &h);
+	int r = berth_hasher_new(algo, &h);
 	if (r < 0)
 		return r;
 	berth_hasher_update(h, buf, len);
 	berth_hasher_final(h, out);
 	return out[0] ? 0 : -EIO;
+}
+
+int berth_digest_buf(const void *buf, size_t len, char out[BERTH_DIGEST_MAX])
+{
+	return digest_buf_algo(BERTH_DIGEST_SHA256, buf, len, out);
+}
+
+int berth_digest_buf_like(const char *like, const void *buf, size_t len, char out[BERTH_DIGEST_MAX])
+{
+	enum berth_digest_algo algo;
+	int r = berth_digest_algo_of(like, &algo);
+	return r < 0 ? r : digest_buf_algo(algo, buf, len, out);
 }
 
 int berth_chain_id(const char *parent_chain, const char *diff_id, char out[BERTH_DIGEST_MAX])

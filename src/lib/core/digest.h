@@ -60,6 +60,9 @@ static inline void berth_hasher_freep(struct berth_hasher **h)
 
 /* sha256 of a buffer */
 int berth_digest_buf(const void *buf, size_t len, char out[BERTH_DIGEST_MAX]);
+/* digest of a buffer with the algorithm of `like` (to verify content against it);
+ * -EINVAL when `like` is not a valid digest */
+int berth_digest_buf_like(const char *like, const void *buf, size_t len, char out[BERTH_DIGEST_MAX]);
 
 /* chain ID per image-spec: chain(L0)=diff(L0); chain(Ln)=sha256(chain(Ln-1)+" "+diff(Ln));
  * parent may be NULL.  -EINVAL when parent_chain or diff_id is not a valid digest. */

@@ -17,6 +17,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "core/cleanup.h"
 #include "core/fs.h"
 #include "core/log.h"
@@ -259,6 +261,8 @@ int auth_challenge_parse(const char *value, struct auth_challenge *out, struct b
 			break;
 		struct auth_challenge c = { 0 };
 		int r = parse_one(&cp, &c);
+		if (r == -ENOMEM)
+			berth_err(err, ENOMEM, "WWW-Authenticate: out of memory");
 		if (r < 0) {
 			auth_challenge_clear(&c);
 			auth_challenge_clear(&best);
@@ -308,25 +312,16 @@ void auth_creds_clear(struct auth_creds *c)
 
 static const char b64_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
+/* Encoding is OpenSSL's (as registry.c's Basic header); decoding stays ours, being laxer than
+ * EVP_DecodeBlock in the ways docker's config files need. */
 static char *b64_encode(const unsigned char *in, size_t len)
 {
-	char *out = malloc(4 * ((len + 2) / 3) + 1);
-	if (!out)
+	if (len > INT_MAX / 2)
 		return NULL;
-	size_t o = 0;
-	for (size_t i = 0; i < len; i += 3) {
-		uint32_t v = (uint32_t) in[i] << 16;
-		if (i + 1 < len)
-			v |= (uint32_t) in[i + 1] << 8;
-		if (i + 2 < len)
-			v |= in[i + 2];
-		out[o++] = b64_alphabet[(v >> 18) & 63];
-		out[o++] = b64_alphabet[(v >> 12) & 63];
-		out[o++] = i + 1 < len ? b64_alphabet[(v >> 6) & 63] : '=';
-		out[o++] = i + 2 < len ? b64_alphabet[v & 63] : '=';
-	}
-	out[o] = '\0';
-	return out;
+	unsigned char *out = malloc(4 * ((len + 2) / 3) + 1);
+	if (out)
+		EVP_EncodeBlock(out, in, (int) len);
+	return (char *) out;
 }
 
 static int b64_value(char c)
@@ -466,7 +461,7 @@ static int load_json_file(const char *path, json_t **out, bool *exists, struct b
 	if (r == -ENOENT) {
 		*exists = false;
 		*out = json_object();
-		return *out ? 0 : -ENOMEM;
+		return *out ? 0 : berth_err(err, ENOMEM, "%s: out of memory", path);
 	}
 	if (r < 0)
 		return berth_errno(err, r, "read %s", path);
@@ -476,7 +471,7 @@ static int load_json_file(const char *path, json_t **out, bool *exists, struct b
 		i++;
 	if (i == len) {
 		*out = json_object();
-		return *out ? 0 : -ENOMEM;
+		return *out ? 0 : berth_err(err, ENOMEM, "%s: out of memory", path);
 	}
 	json_error_t jerr;
 	json_t *root = json_loadb(buf, len, 0, &jerr);
@@ -499,6 +494,15 @@ static int get_auths(json_t *root, const char *path, json_t **auths, struct bert
 		return berth_err(err, EINVAL, "%s: \"auths\" is not a JSON object", path);
 	*auths = a;
 	return 0;
+}
+
+/* The config document and its "auths" object (NULL when absent); *exists false for a missing file. */
+static int load_auths(const char *path, json_t **root, bool *exists, json_t **auths, struct berth_error *err)
+{
+	int r = load_json_file(path, root, exists, err);
+	if (r < 0)
+		return r;
+	return get_auths(*root, path, auths, err);
 }
 
 /* Credential helpers need running external programs berth does not support;
@@ -547,7 +551,7 @@ static int dup_field(json_t *entry, const char *name, const char *path, const ch
 	if (!*json_string_value(v))
 		return 0;
 	*out = strdup(json_string_value(v));
-	return *out ? 0 : -ENOMEM;
+	return *out ? 0 : berth_err(err, ENOMEM, "%s: out of memory", path);
 }
 
 static int entry_creds(json_t *entry, const char *path, const char *key, struct auth_creds *out,
@@ -562,6 +566,8 @@ static int entry_creds(json_t *entry, const char *path, const char *key, struct 
 		_cleanup_free_ unsigned char *dec = NULL;
 		size_t dlen = 0;
 		r = b64_decode(auth, &dec, &dlen);
+		if (r == -ENOMEM)
+			r = berth_err(err, ENOMEM, "%s: out of memory", path);
 		if (r == -EINVAL)
 			r = berth_err(err, EINVAL, "%s: auths[\"%s\"].auth is not valid base64", path, key);
 		if (r == 0) {
@@ -578,7 +584,7 @@ static int entry_creds(json_t *entry, const char *path, const char *key, struct 
 				c.username = strndup((char *) dec, (size_t) (colon - (char *) dec));
 				c.password = strndup(colon + 1, dlen - (size_t) (colon + 1 - (char *) dec));
 				if (!c.username || !c.password)
-					r = -ENOMEM;
+					r = berth_err(err, ENOMEM, "%s: out of memory", path);
 			}
 			explicit_bzero(dec, dlen);
 		}
@@ -614,13 +620,10 @@ int auth_config_lookup(const char *path, const char *registry, struct auth_creds
 	key_hostname(registry, host, sizeof(host));
 
 	json_auto_t *root = NULL;
-	bool exists;
-	r = load_json_file(pbuf, &root, &exists, err);
-	if (r < 0 || !exists)
-		return r;
 	json_t *auths = NULL;
-	r = get_auths(root, pbuf, &auths, err);
-	if (r < 0)
+	bool exists;
+	r = load_auths(pbuf, &root, &exists, &auths, err);
+	if (r < 0 || !exists)
 		return r;
 
 	/* exact key first (what our own store writes), then docker's hostname match */
@@ -680,12 +683,12 @@ static int write_config(const char *path, json_t *root, struct berth_error *err)
 
 	_cleanup_free_ char *data = json_dumps(root, JSON_INDENT(2));
 	if (!data)
-		return -ENOMEM;
+		return berth_err(err, ENOMEM, "%s: out of memory", path);
 	size_t len = strlen(data);
 	_cleanup_free_ char *text = malloc(len + 2);
 	if (!text) {
 		explicit_bzero(data, len);
-		return -ENOMEM;
+		return berth_err(err, ENOMEM, "%s: out of memory", path);
 	}
 	memcpy(text, data, len);
 	text[len] = '\n';
@@ -723,39 +726,36 @@ int auth_config_store(const char *path, const char *registry, const char *user, 
 		return berth_err(err, EINVAL, "%s: invalid registry name \"%s\"", pbuf, registry);
 
 	json_auto_t *root = NULL;
-	bool exists;
-	r = load_json_file(pbuf, &root, &exists, err);
-	if (r < 0)
-		return r;
 	json_t *auths = NULL;
-	r = get_auths(root, pbuf, &auths, err);
+	bool exists;
+	r = load_auths(pbuf, &root, &exists, &auths, err);
 	if (r < 0)
 		return r;
 	if (!auths) {
 		auths = json_object();
 		if (!auths || json_object_set_new(root, "auths", auths) < 0)
-			return -ENOMEM;
+			return berth_err(err, ENOMEM, "%s: out of memory", pbuf);
 	}
 
 	size_t ulen = strlen(user), plen = strlen(pass);
 	_cleanup_free_ char *plain = malloc(ulen + 1 + plen + 1);
 	if (!plain)
-		return -ENOMEM;
+		return berth_err(err, ENOMEM, "%s: out of memory", pbuf);
 	memcpy(plain, user, ulen);
 	plain[ulen] = ':';
 	memcpy(plain + ulen + 1, pass, plen + 1);
 	_cleanup_free_ char *encoded = b64_encode((unsigned char *) plain, ulen + 1 + plen);
 	explicit_bzero(plain, ulen + 1 + plen);
 	if (!encoded)
-		return -ENOMEM;
+		return berth_err(err, ENOMEM, "%s: out of memory", pbuf);
 	json_t *entry = json_pack("{s:s}", "auth", encoded);
 	explicit_bzero(encoded, strlen(encoded));
 	if (!entry)
-		return -ENOMEM;
+		return berth_err(err, ENOMEM, "%s: out of memory", pbuf);
 	char key[300];
 	store_key(host, key, sizeof(key));
 	if (json_object_set_new(auths, key, entry) < 0)
-		return -ENOMEM;
+		return berth_err(err, ENOMEM, "%s: out of memory", pbuf);
 	warn_helpers(root, pbuf, host, "the credentials are stored in the file");
 	return write_config(pbuf, root, err);
 }
@@ -772,12 +772,9 @@ int auth_config_erase(const char *path, const char *registry, struct berth_error
 	key_hostname(registry, host, sizeof(host));
 
 	json_auto_t *root = NULL;
-	bool exists;
-	r = load_json_file(pbuf, &root, &exists, err);
-	if (r < 0)
-		return r;
 	json_t *auths = NULL;
-	r = get_auths(root, pbuf, &auths, err);
+	bool exists;
+	r = load_auths(pbuf, &root, &exists, &auths, err);
 	if (r < 0)
 		return r;
 	/* like docker logout: every key naming this host goes ("host", "https://host", ...) */

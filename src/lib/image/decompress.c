@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -138,6 +140,20 @@ static int fail(struct decompressor *d, int code)
 	return d->failed;
 }
 
+/* Corrupt or truncated input: the message names the format and where. */
+static int corrupt(struct decompressor *d, struct berth_error *err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int corrupt(struct decompressor *d, struct berth_error *err, const char *fmt, ...)
+{
+	char msg[BERTH_ERROR_MSG_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	berth_err(err, EBADMSG, "%s", msg);
+	return fail(d, -EBADMSG);
+}
+
 static int emit(struct decompressor *d, size_t n, decompress_sink_fn sink, void *ctx)
 {
 	if (n == 0)
@@ -167,11 +183,9 @@ static int gz_boundary(struct decompressor *d, const uint8_t **p, size_t *len, s
 	return 0;
 garbage:
 	if (d->members == 0)
-		berth_err(err, EBADMSG, "corrupt gzip stream: not in gzip format (first byte 0x%02x)", (*p)[0]);
-	else
-		berth_err(err, EBADMSG, "corrupt gzip stream: trailing garbage after member %llu (compressed offset %llu)",
-			  d->members, d->total_in);
-	return fail(d, -EBADMSG);
+		return corrupt(d, err, "corrupt gzip stream: not in gzip format (first byte 0x%02x)", (*p)[0]);
+	return corrupt(d, err, "corrupt gzip stream: trailing garbage after member %llu (compressed offset %llu)",
+			d->members, d->total_in);
 }
 
 #ifdef BERTH_HAVE_ISAL
@@ -209,15 +223,11 @@ static int gz_step(struct decompressor *d, decompress_sink_fn sink, void *ctx, b
 	int r = isal_inflate(s);
 	size_t produced = (size_t) (s->next_out - d->out);
 	d->total_in += in_before - s->avail_in;
-	if (r < 0) {
-		berth_err(err, EBADMSG, "corrupt gzip stream: %s (compressed offset %llu)", isal_strerror(r),
-			  d->total_in);
-		return fail(d, -EBADMSG);
-	}
-	if (r == ISAL_NEED_DICT) {
-		berth_err(err, EBADMSG, "corrupt gzip stream: %s", isal_strerror(r));
-		return fail(d, -EBADMSG);
-	}
+	if (r < 0)
+		return corrupt(d, err, "corrupt gzip stream: %s (compressed offset %llu)", isal_strerror(r),
+				d->total_in);
+	if (r == ISAL_NEED_DICT)
+		return corrupt(d, err, "corrupt gzip stream: %s", isal_strerror(r));
 	int e = emit(d, produced, sink, ctx);
 	if (e < 0)
 		return e;
@@ -278,9 +288,8 @@ static int gz_feed(struct decompressor *d, const uint8_t *p, size_t len, decompr
 		if (d->phase == GZ_IN_MEMBER && s->avail_in != 0) {
 			/* isal stopped without consuming: cannot happen with a healthy
 			 * state, but never spin on it. */
-			berth_err(err, EBADMSG, "corrupt gzip stream: decoder stalled at compressed offset %llu",
-				  d->total_in);
-			return fail(d, -EBADMSG);
+			return corrupt(d, err, "corrupt gzip stream: decoder stalled at compressed offset %llu",
+					d->total_in);
 		}
 	}
 	return 0;
@@ -326,11 +335,9 @@ static int gz_feed(struct decompressor *d, const uint8_t *p, size_t len, decompr
 			int r = inflate(zs, Z_NO_FLUSH);
 			size_t produced = OUT_CHUNK - zs->avail_out;
 			d->total_in += in_before - zs->avail_in;
-			if (r == Z_NEED_DICT || r == Z_DATA_ERROR || r == Z_STREAM_ERROR) {
-				berth_err(err, EBADMSG, "corrupt gzip stream: %s (compressed offset %llu)",
-					  zs->msg ? zs->msg : "invalid data", d->total_in);
-				return fail(d, -EBADMSG);
-			}
+			if (r == Z_NEED_DICT || r == Z_DATA_ERROR || r == Z_STREAM_ERROR)
+				return corrupt(d, err, "corrupt gzip stream: %s (compressed offset %llu)",
+						zs->msg ? zs->msg : "invalid data", d->total_in);
 			if (r == Z_MEM_ERROR) {
 				berth_err(err, ENOMEM, "out of memory decompressing gzip");
 				return fail(d, -ENOMEM);
@@ -349,11 +356,9 @@ static int gz_feed(struct decompressor *d, const uint8_t *p, size_t len, decompr
 		size_t used = take - zs->avail_in;
 		p += used;
 		len -= used;
-		if (d->phase == GZ_IN_MEMBER && zs->avail_in != 0) {
-			berth_err(err, EBADMSG, "corrupt gzip stream: decoder stalled at compressed offset %llu",
-				  d->total_in);
-			return fail(d, -EBADMSG);
-		}
+		if (d->phase == GZ_IN_MEMBER && zs->avail_in != 0)
+			return corrupt(d, err, "corrupt gzip stream: decoder stalled at compressed offset %llu",
+					d->total_in);
 	}
 	return 0;
 }
@@ -374,11 +379,9 @@ static int zstd_feed(struct decompressor *d, const uint8_t *p, size_t len, decom
 		size_t in_before = in.pos;
 		size_t r = ZSTD_decompressStream(d->zstd, &out, &in);
 		d->total_in += in.pos - in_before;
-		if (ZSTD_isError(r)) {
-			berth_err(err, EBADMSG, "corrupt zstd stream: %s (compressed offset %llu)", ZSTD_getErrorName(r),
-				  d->total_in);
-			return fail(d, -EBADMSG);
-		}
+		if (ZSTD_isError(r))
+			return corrupt(d, err, "corrupt zstd stream: %s (compressed offset %llu)", ZSTD_getErrorName(r),
+					d->total_in);
 		/* Asked again with nothing to do, zstd answers with the size of
 		 * the next frame header: only a call that moved data tells where
 		 * the stream stands. */
@@ -434,15 +437,11 @@ int decompressor_finish(struct decompressor *d, int (*sink)(void *, const void *
 		int r = gz_finish(d, sink, ctx, err);
 		if (r < 0)
 			return r;
-		if (!d->any_input) {
-			berth_err(err, EBADMSG, "truncated gzip stream: no data");
-			return fail(d, -EBADMSG);
-		}
-		if (d->phase == GZ_IN_MEMBER) {
-			berth_err(err, EBADMSG, "truncated gzip stream: ended inside member %llu after %llu compressed bytes",
-				  d->members + 1, d->total_in);
-			return fail(d, -EBADMSG);
-		}
+		if (!d->any_input)
+			return corrupt(d, err, "truncated gzip stream: no data");
+		if (d->phase == GZ_IN_MEMBER)
+			return corrupt(d, err, "truncated gzip stream: ended inside member %llu after %llu compressed bytes",
+					d->members + 1, d->total_in);
 		return 0;
 	}
 	case IMAGE_COMP_ZSTD: {
@@ -450,15 +449,11 @@ int decompressor_finish(struct decompressor *d, int (*sink)(void *, const void *
 		int r = zstd_feed(d, NULL, 0, sink, ctx, err);
 		if (r < 0)
 			return r;
-		if (!d->any_input) {
-			berth_err(err, EBADMSG, "truncated zstd stream: no data");
-			return fail(d, -EBADMSG);
-		}
-		if (d->zstd_hint != 0) {
-			berth_err(err, EBADMSG, "truncated zstd stream: ended inside frame %llu after %llu compressed bytes",
-				  d->members + 1, d->total_in);
-			return fail(d, -EBADMSG);
-		}
+		if (!d->any_input)
+			return corrupt(d, err, "truncated zstd stream: no data");
+		if (d->zstd_hint != 0)
+			return corrupt(d, err, "truncated zstd stream: ended inside frame %llu after %llu compressed bytes",
+					d->members + 1, d->total_in);
 		return 0;
 	}
 	}

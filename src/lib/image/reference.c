@@ -53,6 +53,13 @@ static int ref_err(struct berth_error *err, const char *s, const char *reason)
 			 reason ? ": " : "", reason ? reason : "");
 }
 
+static int ref_oom(struct berth_error *err, const char *s)
+{
+	char q[160];
+	quote_input(s, q, sizeof(q));
+	return berth_err(err, ENOMEM, "reference \"%s\": out of memory", q);
+}
+
 static bool is_lower_alnum(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
@@ -168,7 +175,7 @@ static bool valid_domain(const char *s)
 	return true;
 }
 
-static bool valid_tag(const char *s)
+bool image_ref_tag_valid(const char *s)
 {
 	size_t n = strlen(s);
 	if (n == 0 || n > TAG_MAX || !is_word(s[0]))
@@ -208,7 +215,7 @@ int image_ref_parse(const char *s, struct image_ref *out, struct berth_error *er
 
 	_cleanup_free_ char *name = strdup(s);
 	if (!name)
-		return -ENOMEM;
+		return ref_oom(err, s);
 
 	char *digest = NULL;
 	char *at = strchr(name, '@');
@@ -248,7 +255,7 @@ int image_ref_parse(const char *s, struct image_ref *out, struct berth_error *er
 		return ref_err(err, s, "invalid registry domain");
 	if (!valid_path(path))
 		return ref_err(err, s, NULL);
-	if (tag && !valid_tag(tag))
+	if (tag && !image_ref_tag_valid(tag))
 		return ref_err(err, s, "invalid tag");
 
 	bool official = strcmp(domain, DEFAULT_DOMAIN) == 0 && !strchr(path, '/');
@@ -285,7 +292,7 @@ int image_ref_parse(const char *s, struct image_ref *out, struct berth_error *er
 		ref.digest = strdup(digest);
 	if (!ref.domain || !ref.path || (!ref.tag && (tag || !digest)) || (digest && !ref.digest)) {
 		image_ref_clear(&ref);
-		return -ENOMEM;
+		return ref_oom(err, s);
 	}
 	*out = ref;
 	return 0;

@@ -43,5 +43,7 @@ const char *image_ref_registry_host(const struct image_ref *r);
 /* "sha256:<64 lowercase hex>", or a bare lowercase hex string of 3..64 chars
  * (full id or prefix) -> a candidate image id rather than a name. */
 bool image_ref_looks_like_id(const char *s);
+/* A tag as the grammar allows it: [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}. */
+bool image_ref_tag_valid(const char *tag);
 
 #endif

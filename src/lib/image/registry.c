@@ -206,17 +206,6 @@ static char *trim(char *s)
 	return s;
 }
 
-static bool tag_valid(const char *t)
-{
-	size_t n = strlen(t);
-	if (n == 0 || n > 128 || !(isalnum((unsigned char) t[0]) || t[0] == '_'))
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!(isalnum((unsigned char) t[i]) || t[i] == '_' || t[i] == '.' || t[i] == '-'))
-			return false;
-	return true;
-}
-
 /* distribution's repository grammar, loosely: components of [a-z0-9._-] that start and end alphanumeric,
  * which is enough to keep ".." and empty components out of URLs */
 static bool path_valid(const char *p)
@@ -831,6 +820,19 @@ static bool status_transient(long st)
 	return st == 408 || st == 429 || st == 500 || st == 502 || st == 503 || st == 504;
 }
 
+/* The wait before retry `attempt` after a transient status: the server's Retry-After (in seconds; an
+ * HTTP-date is ignored), capped, else exponential backoff. */
+static long retry_delay_ms(const struct resp *p, int attempt)
+{
+	if (p->retry_after) {
+		char *end;
+		long s = strtol(p->retry_after, &end, 10);
+		if (end != p->retry_after && *end == '\0' && s >= 0)
+			return (s > RETRY_AFTER_MAX_S ? RETRY_AFTER_MAX_S : s) * 1000L;
+	}
+	return backoff_ms(attempt);
+}
+
 static int curl_error(struct registry *r, CURLcode c, const char *errbuf, const char *url,
 		      struct berth_error *err)
 {
@@ -1119,17 +1121,9 @@ static int probe_locked(struct registry *r, struct berth_error *err)
 			if (status_transient(p.status)) {
 				transient = true;
 				if (attempt < max) {
-					long ms = backoff_ms(attempt);
-					if (p.retry_after) {
-						long s = strtol(p.retry_after, NULL, 10);
-						if (s >= 0)
-							ms = (s > RETRY_AFTER_MAX_S ? RETRY_AFTER_MAX_S : s) * 1000L;
-					}
-					sleep_ms(ms);
+					sleep_ms(retry_delay_ms(&p, attempt));
 					goto next_attempt;
 				}
-			}
-			if (status_transient(p.status)) {
 				char text[512];
 				resp_error_text(&p, text, sizeof(text));
 				return berth_err(err, p.status == 429 ? -EAGAIN : -EIO, "registry %s: GET /v2/ failed: %s",
@@ -1371,13 +1365,7 @@ static int http_do_h(struct registry *r, CURL *h, struct req *q, const char *url
 			/* requests that must not be repeated come with retries = 0 */
 			if (curl_transient(c) && attempt < max) {
 				sleep_ms(backoff_ms(attempt++));
-				free(url);
-				if (!(url = strdup(url0)))
-					return berth_err(err, -ENOMEM, "%s on %s: out of memory", q->what, r->host);
-				method = q->method;
-				with_body = q->body_kind != BODY_NONE;
-				redirects = 0;
-				continue;
+				goto restart;
 			}
 			q->gave_up_transient = curl_transient(c);
 			return curl_error(r, c, errbuf, url, err);
@@ -1410,26 +1398,21 @@ static int http_do_h(struct registry *r, CURL *h, struct req *q, const char *url
 			continue;
 		}
 		if (status_transient(st) && attempt < max) {
-			long ms = backoff_ms(attempt);
-			if (p->retry_after) {
-				char *end;
-				long s = strtol(p->retry_after, &end, 10);
-				if (end != p->retry_after && *end == '\0' && s >= 0)
-					ms = (s > RETRY_AFTER_MAX_S ? RETRY_AFTER_MAX_S : s) * 1000L;
-			}
-			sleep_ms(ms);
-			attempt++;
-			free(url);
-			if (!(url = strdup(url0)))
-				return berth_err(err, -ENOMEM, "%s on %s: out of memory", q->what, r->host);
-			method = q->method;
-			with_body = q->body_kind != BODY_NONE;
-			redirects = 0;
-			continue;
+			sleep_ms(retry_delay_ms(p, attempt++));
+			goto restart;
 		}
 		q->gave_up_transient = status_transient(st);
 		p->final_url = steal_ptr(url);
 		return 0;
+
+	restart:
+		/* a retry starts over from the first URL and method */
+		free(url);
+		if (!(url = strdup(url0)))
+			return berth_err(err, -ENOMEM, "%s on %s: out of memory", q->what, r->host);
+		method = q->method;
+		with_body = q->body_kind != BODY_NONE;
+		redirects = 0;
 	}
 }
 
@@ -1609,6 +1592,55 @@ const char *registry_host(const struct registry *r)
 	return r->host;
 }
 
+/* ---------------------------------------------------------------- repository requests */
+
+#define DENY_MAX 700
+
+/* The prefix of an auth refusal on this repository ("pull access denied for R on H"). */
+static void deny_text(const struct registry *r, const char *access, char deny[DENY_MAX])
+{
+	snprintf(deny, DENY_MAX, "%s access denied for %s on %s", access, r->repo, r->host);
+}
+
+/* What every request on an object of this repository starts with: the probe, the URL
+ * <base>/v2/<path>/<kind>/<ref> and the auth scope repository:<path>:<actions>. */
+static int repo_url(struct registry *r, const char *kind, const char *ref, const char *actions, const char *what,
+		    char **url, char **scope, struct berth_error *err)
+{
+	_cleanup_free_ char *base = NULL;
+	int k = ensure_probed(r, &base, err);
+	if (k < 0)
+		return k;
+	_cleanup_free_ char *u = xasprintf("%s/v2/%s/%s/%s", base, r->path, kind, ref);
+	_cleanup_free_ char *sc = xasprintf("repository:%s:%s", r->path, actions);
+	if (!u || !sc)
+		return berth_err(err, -ENOMEM, "%s: out of memory", what);
+	*url = steal_ptr(u);
+	*scope = steal_ptr(sc);
+	return 0;
+}
+
+/* A streamed GET from `offset` (registry_get_blob's contract: Range, resumption, *resumed).  A 416 (the
+ * offset at or past the end: a complete partial?) is answered by fetching the whole blob instead.  Leaves
+ * the final response in p for the caller to judge. */
+static int stream_get(struct registry *r, const char *url, const char *what, const char *deny, const char *scope,
+		      int64_t offset, registry_sink_fn sink, void *ctx, bool *resumed, struct resp *p,
+		      struct berth_error *err)
+{
+	struct req q = {
+		.method = "GET", .what = what, .deny = deny, .scope = scope, .sink = sink, .sink_ctx = ctx, .retries = -1,
+		.fd = -1, .stream = true, .pos = offset, .resumed = resumed,
+	};
+	int k = http_do(r, &q, url, p, err);
+	if (k < 0)
+		return k;
+	if (p->status == 416 && offset > 0 && !q.range_decided && !q.resuming) {
+		q.pos = 0;
+		k = http_do(r, &q, url, p, err);
+	}
+	return k;
+}
+
 /* ---------------------------------------------------------------- pull */
 
 static bool is_digest_ref(const char *reference)
@@ -1633,21 +1665,17 @@ int registry_get_manifest(struct registry *r, const char *reference, char **body
 		int k = berth_digest_check(reference, what, err);
 		if (k < 0)
 			return k;
-	} else if (!tag_valid(reference)) {
+	} else if (!image_ref_tag_valid(reference)) {
 		return berth_err(err, -EINVAL, "%s: invalid tag \"%s\"", what, reference);
 	}
 
-	_cleanup_free_ char *base = NULL;
-	int k = ensure_probed(r, &base, err);
+	_cleanup_free_ char *url = NULL, *scope = NULL;
+	int k = repo_url(r, "manifests", reference, "pull", what, &url, &scope, err);
 	if (k < 0)
 		return k;
-	_cleanup_free_ char *url = xasprintf("%s/v2/%s/manifests/%s", base, r->path, reference);
-	_cleanup_free_ char *scope = xasprintf("repository:%s:pull", r->path);
-	if (!url || !scope)
-		return berth_err(err, -ENOMEM, "%s: out of memory", what);
 	_cleanup_resp_ struct resp p = { .content_length = -1 };
-	char deny[700];
-	snprintf(deny, sizeof(deny), "pull access denied for %s on %s", r->repo, r->host);
+	char deny[DENY_MAX];
+	deny_text(r, "pull", deny);
 	struct req q = {
 		.method = "GET", .what = what, .deny = deny, .scope = scope, .accept = IMAGE_MANIFEST_ACCEPT,
 		.mem_limit = REGISTRY_MANIFEST_MAX, .retries = -1, .fd = -1,
@@ -1661,11 +1689,8 @@ int registry_get_manifest(struct registry *r, const char *reference, char **body
 	const char *data = p.body ? p.body : "";
 	char computed[BERTH_DIGEST_MAX];
 	if (by_digest) {
-		_cleanup_hasher_ struct berth_hasher *hs = NULL;
-		if ((k = berth_hasher_new_like(reference, &hs)) < 0)
+		if ((k = berth_digest_buf_like(reference, data, p.body_len, computed)) < 0)
 			return berth_errno(err, k, "%s: cannot hash", what);
-		berth_hasher_update(hs, data, p.body_len);
-		berth_hasher_final(hs, computed);
 		if (strcmp(computed, reference) != 0)
 			return berth_err(err, -EBADMSG, "%s from %s: digest mismatch: the content hashes to %s",
 					 what, r->host, computed);
@@ -1678,15 +1703,8 @@ int registry_get_manifest(struct registry *r, const char *reference, char **body
 				return berth_err(err, -EBADMSG, "%s from %s: invalid Docker-Content-Digest \"%.140s\"",
 						 what, r->host, dcd);
 			char check[BERTH_DIGEST_MAX];
-			if (strncmp(dcd, "sha256:", 7) == 0) {
-				memcpy(check, computed, sizeof(check));
-			} else {
-				_cleanup_hasher_ struct berth_hasher *hs = NULL;
-				if ((k = berth_hasher_new_like(dcd, &hs)) < 0)
-					return berth_errno(err, k, "%s: cannot hash", what);
-				berth_hasher_update(hs, data, p.body_len);
-				berth_hasher_final(hs, check);
-			}
+			if ((k = berth_digest_buf_like(dcd, data, p.body_len, check)) < 0)
+				return berth_errno(err, k, "%s: cannot hash", what);
 			if (strcmp(check, dcd) != 0)
 				return berth_err(err, -EBADMSG, "%s from %s: digest mismatch: Docker-Content-Digest "
 						 "says %s, the content hashes to %s", what, r->host, dcd, check);
@@ -1716,10 +1734,8 @@ int registry_get_manifest(struct registry *r, const char *reference, char **body
 int registry_get_blob(struct registry *r, const char *digest, int64_t offset, registry_sink_fn sink,
 		      void *ctx, bool *resumed, struct berth_error *err)
 {
-	bool dummy;
-	if (!resumed)
-		resumed = &dummy;
-	*resumed = false;
+	if (resumed)
+		*resumed = false;
 	if (!r->path)
 		return berth_err(err, -EINVAL, "registry %s: no repository", r->host);
 	char ident[600], what[640];
@@ -1730,30 +1746,14 @@ int registry_get_blob(struct registry *r, const char *digest, int64_t offset, re
 		return k;
 	if (offset < 0)
 		return berth_err(err, -EINVAL, "%s: negative offset %" PRId64, what, offset);
-
-	_cleanup_free_ char *base = NULL;
-	if ((k = ensure_probed(r, &base, err)) < 0)
+	_cleanup_free_ char *url = NULL, *scope = NULL;
+	if ((k = repo_url(r, "blobs", digest, "pull", what, &url, &scope, err)) < 0)
 		return k;
-	_cleanup_free_ char *url = xasprintf("%s/v2/%s/blobs/%s", base, r->path, digest);
-	_cleanup_free_ char *scope = xasprintf("repository:%s:pull", r->path);
-	if (!url || !scope)
-		return berth_err(err, -ENOMEM, "%s: out of memory", what);
 	_cleanup_resp_ struct resp p = { .content_length = -1 };
-	char deny[700];
-	snprintf(deny, sizeof(deny), "pull access denied for %s on %s", r->repo, r->host);
-	struct req q = {
-		.method = "GET", .what = what, .deny = deny, .scope = scope, .sink = sink, .sink_ctx = ctx, .retries = -1,
-		.fd = -1, .stream = true, .pos = offset, .resumed = resumed,
-	};
-	k = http_do(r, &q, url, &p, err);
-	if (k < 0)
+	char deny[DENY_MAX];
+	deny_text(r, "pull", deny);
+	if ((k = stream_get(r, url, what, deny, scope, offset, sink, ctx, resumed, &p, err)) < 0)
 		return k;
-	if (p.status == 416 && offset > 0 && !q.range_decided && !q.resuming) {
-		/* The offset is at or past the end (a complete partial?): fetch the whole blob instead */
-		q.pos = 0;
-		if ((k = http_do(r, &q, url, &p, err)) < 0)
-			return k;
-	}
 	if (p.status == 200 || p.status == 206)
 		return 0;
 	return status_error(r, &p, "pull", "blob", ident, err);
@@ -1762,30 +1762,21 @@ int registry_get_blob(struct registry *r, const char *digest, int64_t offset, re
 int registry_get_url(struct registry *r, const char *url, const char *digest, int64_t offset, registry_sink_fn sink,
 		     void *ctx, bool *resumed, struct berth_error *err)
 {
-	bool dummy;
-	if (!resumed)
-		resumed = &dummy;
-	*resumed = false;
-	char what[1200];
-	snprintf(what, sizeof(what), "blob %s from %.1000s", digest, url);
+	if (resumed)
+		*resumed = false;
+	/* without query and fragment: presigned URLs carry credentials there */
+	char shown[1000], what[1200];
+	url_for_log(url, shown, sizeof(shown));
+	snprintf(what, sizeof(what), "blob %s from %s", digest, shown);
 	if (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0)
 		return berth_err(err, -EINVAL, "%s: only http and https URLs are fetched", what);
 	if (offset < 0)
 		return berth_err(err, -EINVAL, "%s: negative offset %" PRId64, what, offset);
 	_cleanup_resp_ struct resp p = { .content_length = -1 };
 	/* No scope and no fixed header: a foreign URL never sees the registry's credentials. */
-	struct req q = {
-		.method = "GET", .what = what, .deny = what, .sink = sink, .sink_ctx = ctx, .retries = -1,
-		.fd = -1, .stream = true, .pos = offset, .resumed = resumed,
-	};
-	int k = http_do(r, &q, url, &p, err);
+	int k = stream_get(r, url, what, what, NULL, offset, sink, ctx, resumed, &p, err);
 	if (k < 0)
 		return k;
-	if (p.status == 416 && offset > 0 && !q.range_decided && !q.resuming) {
-		q.pos = 0;
-		if ((k = http_do(r, &q, url, &p, err)) < 0)
-			return k;
-	}
 	if (p.status == 200 || p.status == 206)
 		return 0;
 	return berth_err(err, p.status == 404 ? -ENOENT : -EIO, "%s: HTTP %ld", what, p.status);
@@ -1803,16 +1794,12 @@ int registry_blob_exists(struct registry *r, const char *digest, int64_t *size, 
 	int k = berth_digest_check(digest, what, err);
 	if (k < 0)
 		return k;
-	_cleanup_free_ char *base = NULL;
-	if ((k = ensure_probed(r, &base, err)) < 0)
+	_cleanup_free_ char *url = NULL, *scope = NULL;
+	if ((k = repo_url(r, "blobs", digest, "pull", what, &url, &scope, err)) < 0)
 		return k;
-	_cleanup_free_ char *url = xasprintf("%s/v2/%s/blobs/%s", base, r->path, digest);
-	_cleanup_free_ char *scope = xasprintf("repository:%s:pull", r->path);
-	if (!url || !scope)
-		return berth_err(err, -ENOMEM, "%s: out of memory", what);
 	_cleanup_resp_ struct resp p = { .content_length = -1 };
-	char deny[700];
-	snprintf(deny, sizeof(deny), "pull access denied for %s on %s", r->repo, r->host);
+	char deny[DENY_MAX];
+	deny_text(r, "pull", deny);
 	struct req q = { .method = "HEAD", .what = what, .deny = deny, .scope = scope, .retries = -1, .fd = -1 };
 	if ((k = http_do(r, &q, url, &p, err)) < 0)
 		return k;
@@ -1861,8 +1848,8 @@ int registry_mount_blob(struct registry *r, const char *digest, const char *from
 	if (!url || !scope)
 		return berth_err(err, -ENOMEM, "%s: out of memory", what);
 	_cleanup_resp_ struct resp p = { .content_length = -1 };
-	char deny[700];
-	snprintf(deny, sizeof(deny), "push access denied for %s on %s", r->repo, r->host);
+	char deny[DENY_MAX];
+	deny_text(r, "push", deny);
 	struct req q = {
 		.method = "POST", .what = what, .deny = deny, .scope = scope, .retries = -1, .fd = -1,
 		.body_kind = BODY_MEM, .body = "", .body_len = 0,
@@ -1887,8 +1874,8 @@ static int push_once(struct registry *r, const char *base, const char *scope, co
 		     int fd, const char *what, const char *ident, bool *transient, struct berth_error *err)
 {
 	*transient = false;
-	char deny[700];
-	snprintf(deny, sizeof(deny), "push access denied for %s on %s", r->repo, r->host);
+	char deny[DENY_MAX];
+	deny_text(r, "push", deny);
 	_cleanup_free_ char *start = xasprintf("%s/v2/%s/blobs/uploads/", base, r->path);
 	if (!start)
 		return berth_err(err, -ENOMEM, "%s: out of memory", what);
@@ -2026,14 +2013,11 @@ int registry_put_manifest(struct registry *r, const char *reference, const char 
 		if ((k = berth_digest_check(reference, what, err)) < 0)
 			return k;
 		char computed[BERTH_DIGEST_MAX];
-		_cleanup_hasher_ struct berth_hasher *hs = NULL;
-		if ((k = berth_hasher_new_like(reference, &hs)) < 0)
+		if ((k = berth_digest_buf_like(reference, body, len, computed)) < 0)
 			return berth_errno(err, k, "%s: cannot hash", what);
-		berth_hasher_update(hs, body, len);
-		berth_hasher_final(hs, computed);
 		if (strcmp(computed, reference) != 0)
 			return berth_err(err, -EBADMSG, "%s: the document hashes to %s", what, computed);
-	} else if (!tag_valid(reference)) {
+	} else if (!image_ref_tag_valid(reference)) {
 		return berth_err(err, -EINVAL, "%s: invalid tag \"%s\"", what, reference);
 	}
 	if (!media_type || !*media_type || strpbrk(media_type, "\r\n"))
@@ -2041,16 +2025,12 @@ int registry_put_manifest(struct registry *r, const char *reference, const char 
 	if (len > REGISTRY_MANIFEST_MAX)
 		return berth_err(err, -EFBIG, "%s: %zu bytes exceed the manifest limit of %d bytes", what, len,
 				 REGISTRY_MANIFEST_MAX);
-	_cleanup_free_ char *base = NULL;
-	if ((k = ensure_probed(r, &base, err)) < 0)
+	_cleanup_free_ char *url = NULL, *scope = NULL;
+	if ((k = repo_url(r, "manifests", reference, "pull,push", what, &url, &scope, err)) < 0)
 		return k;
-	_cleanup_free_ char *url = xasprintf("%s/v2/%s/manifests/%s", base, r->path, reference);
-	_cleanup_free_ char *scope = xasprintf("repository:%s:pull,push", r->path);
-	if (!url || !scope)
-		return berth_err(err, -ENOMEM, "%s: out of memory", what);
 	_cleanup_resp_ struct resp p = { .content_length = -1 };
-	char deny[700];
-	snprintf(deny, sizeof(deny), "push access denied for %s on %s", r->repo, r->host);
+	char deny[DENY_MAX];
+	deny_text(r, "push", deny);
 	struct req q = {
 		.method = "PUT", .what = what, .deny = deny, .scope = scope, .retries = -1, .fd = -1,
 		.content_type = media_type,

@@ -148,6 +148,19 @@ static int clean_path(struct unpacker *u, const char *in, char *out, bool link_t
 	return 0;
 }
 
+/* Split a cleaned path into its parent ("" for the layer root) and last component. */
+static const char *split_parent(const char *path, char parent[PATH_MAX])
+{
+	const char *slash = strrchr(path, '/');
+	if (!slash) {
+		parent[0] = '\0';
+		return path;
+	}
+	memcpy(parent, path, (size_t) (slash - path));
+	parent[slash - path] = '\0';
+	return slash + 1;
+}
+
 static void cache_drop(struct unpacker *u)
 {
 	free(u->cache_path);
@@ -327,6 +340,25 @@ static int archive_fail(struct unpacker *u, const char *doing)
 	return berth_err(u->err, code, "layer %s: %s: %s", u->what, doing, why ? why : "unknown tar error");
 }
 
+/* Write one data block of the entry at `off`, retrying short writes. */
+static int write_block(struct unpacker *u, int fd, const void *buf, size_t size, int64_t off)
+{
+	const char *p = buf;
+	while (size > 0) {
+		ssize_t n = pwrite(fd, p, size, off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return entry_errno(u, errno, "cannot write file data");
+		}
+		p += n;
+		size -= (size_t) n;
+		off += n;
+		u->st.bytes += (uint64_t) n;
+	}
+	return 0;
+}
+
 /* Copy the entry's data into fd; holes of sparse entries stay holes. */
 static int write_data(struct unpacker *u, struct archive_entry *e, int fd)
 {
@@ -340,21 +372,10 @@ static int write_data(struct unpacker *u, struct archive_entry *e, int fd)
 			break;
 		if (r != ARCHIVE_OK)
 			return archive_fail(u, "reading file data");
-		const char *p = buf;
-		while (size > 0) {
-			ssize_t n = pwrite(fd, p, size, off);
-			if (n < 0) {
-				if (errno == EINTR)
-					continue;
-				return entry_errno(u, errno, "cannot write file data");
-			}
-			p += n;
-			size -= (size_t) n;
-			off += n;
-			u->st.bytes += (uint64_t) n;
-		}
-		if (off > end)
-			end = off;
+		if ((r = write_block(u, fd, buf, size, off)) < 0)
+			return r;
+		if (off + (int64_t) size > end)
+			end = off + (int64_t) size;
 	}
 	if (archive_entry_size_is_set(e) && archive_entry_size(e) > end &&
 	    ftruncate(fd, archive_entry_size(e)) < 0)
@@ -550,16 +571,8 @@ static int make_hardlink(struct unpacker *u, struct archive_entry *e, int dirfd,
 			if (errno != ENOENT && errno != EPERM)
 				return entry_errno(u, errno, "cannot create hard link");
 			char parent[PATH_MAX];
-			const char *base = target;
-			char *slash = strrchr(target, '/');
-			if (slash) {
-				memcpy(parent, target, (size_t) (slash - target));
-				parent[slash - target] = '\0';
-				base = slash + 1;
-			} else {
-				strcpy(parent, ".");
-			}
-			_cleanup_close_ int pfd = berth_openat2(u->root, parent, O_PATH | O_DIRECTORY, 0, 0);
+			const char *base = split_parent(target, parent);
+			_cleanup_close_ int pfd = berth_openat2(u->root, parent[0] ? parent : ".", O_PATH | O_DIRECTORY, 0, 0);
 			if (pfd < 0)
 				return entry_errno(u, pfd, "cannot open hard link target directory");
 			struct stat again;
@@ -591,19 +604,8 @@ static int make_hardlink(struct unpacker *u, struct archive_entry *e, int dirfd,
 			if (wfd < 0)
 				return entry_errno(u, errno, "cannot open hard link to write its data");
 		}
-		const char *p = buf;
-		while (size > 0) {
-			ssize_t n = pwrite(wfd, p, size, off);
-			if (n < 0) {
-				if (errno == EINTR)
-					continue;
-				return entry_errno(u, errno, "cannot write file data");
-			}
-			p += n;
-			size -= (size_t) n;
-			off += n;
-			u->st.bytes += (uint64_t) n;
-		}
+		if ((r = write_block(u, wfd, buf, size, off)) < 0)
+			return r;
 	}
 	return 0;
 }
@@ -661,16 +663,7 @@ static int unpack_entry(struct unpacker *u, struct archive_entry *e)
 		return r;
 
 	char parent[PATH_MAX];
-	const char *base;
-	char *slash = strrchr(path, '/');
-	if (slash) {
-		memcpy(parent, path, (size_t) (slash - path));
-		parent[slash - path] = '\0';
-		base = slash + 1;
-	} else {
-		parent[0] = '\0';
-		base = path;
-	}
+	const char *base = split_parent(path, parent);
 
 	mode_t type = archive_entry_filetype(e);
 	const char *hardlink = archive_entry_hardlink(e);
@@ -769,23 +762,31 @@ struct stream {
 	char *buf;
 };
 
+/* One read into st->buf, counted and hashed: bytes read (0 at EOF) or -errno. */
+static ssize_t stream_fill(struct stream *st)
+{
+	ssize_t n;
+	do
+		n = read(st->fd, st->buf, READ_BLOCK);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	if (n > 0 && st->hash)
+		berth_hasher_update(st->hash, st->buf, (size_t) n);
+	st->bytes += (uint64_t) n;
+	return n;
+}
+
 static la_ssize_t stream_read(struct archive *a, void *ctx, const void **out)
 {
 	struct stream *st = ctx;
-	for (;;) {
-		ssize_t n = read(st->fd, st->buf, READ_BLOCK);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			archive_set_error(a, errno, "read: %s", strerror(errno));
-			return -1;
-		}
-		if (n > 0 && st->hash)
-			berth_hasher_update(st->hash, st->buf, (size_t) n);
-		st->bytes += (uint64_t) n;
-		*out = st->buf;
-		return n;
+	ssize_t n = stream_fill(st);
+	if (n < 0) {
+		archive_set_error(a, (int) -n, "read: %s", strerror((int) -n));
+		return -1;
 	}
+	*out = st->buf;
+	return n;
 }
 
 /* So that a writer on a pipe never dies of SIGPIPE after a good unpack, and
@@ -796,16 +797,9 @@ static int drain(struct stream *st)
 	if (!st->hash && fstat(st->fd, &sb) == 0 && S_ISREG(sb.st_mode))
 		return 0;
 	for (;;) {
-		ssize_t n = read(st->fd, st->buf, READ_BLOCK);
-		if (n == 0)
-			return 0;
-		if (n < 0 && errno != EINTR)
-			return -errno;
-		if (n > 0) {
-			if (st->hash)
-				berth_hasher_update(st->hash, st->buf, (size_t) n);
-			st->bytes += (uint64_t) n;
-		}
+		ssize_t n = stream_fill(st);
+		if (n <= 0)
+			return (int) n;
 	}
 }
 

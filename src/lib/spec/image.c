@@ -162,6 +162,18 @@ static void join_path(char *buf, size_t size, const char *base, const char *key)
 		snprintf(buf, size, "%s", key);
 }
 
+/* path["key"], with the key (from the document) quoted */
+static void key_path(char *buf, size_t size, const char *path, const char *key)
+{
+	char q[128];
+	quote(key, q, sizeof(q));
+	snprintf(buf, size, "%s[\"%s\"]", path, q);
+}
+
+#define SCHEMA1_UNSUPPORTED                                                                              \
+	"unsupported Docker schema1 manifest (schemaVersion 1); only schemaVersion 2 (OCI or Docker schema2) " \
+	"is supported, re-push the image with a current client"
+
 /* ------------------------------------------------------------------ field readers */
 
 static int load_object(const char *buf, size_t len, const struct ctx *c, json_t **out)
@@ -271,9 +283,8 @@ static int get_keys(const struct ctx *c, json_t *obj, const char *key, const cha
 	json_object_foreach(v, k, val) {
 		if (!json_is_object(val) && !json_is_null(val)) {
 			berth_strv_freep(&vec);
-			char q[128], sub[450];
-			quote(k, q, sizeof(q));
-			snprintf(sub, sizeof(sub), "%s[\"%s\"]", path, q);
+			char sub[450];
+			key_path(sub, sizeof(sub), path, k);
 			return fail(c, EINVAL, sub, "must be an object, not %s", json_type_name(val));
 		}
 		vec[i] = strdup(k);
@@ -304,9 +315,8 @@ static int get_string_map(const struct ctx *c, json_t *obj, const char *key, con
 	json_t *val;
 	json_object_foreach(v, k, val) {
 		if (!json_is_string(val)) {
-			char q[128], sub[450];
-			quote(k, q, sizeof(q));
-			snprintf(sub, sizeof(sub), "%s[\"%s\"]", path, q);
+			char sub[450];
+			key_path(sub, sizeof(sub), path, k);
 			return fail(c, EINVAL, sub, "must be a string, not %s", json_type_name(val));
 		}
 	}
@@ -323,9 +333,7 @@ static int get_schema_version(const struct ctx *c, json_t *root, int *out)
 		return fail(c, EINVAL, "schemaVersion", "must be an integer, not %s", json_type_name(v));
 	json_int_t sv = json_integer_value(v);
 	if (sv == 1)
-		return fail(c, ENOTSUP, "schemaVersion",
-			    "unsupported Docker schema1 manifest (schemaVersion 1); only schemaVersion 2 "
-			    "(OCI or Docker schema2) is supported, re-push the image with a current client");
+		return fail(c, ENOTSUP, "schemaVersion", SCHEMA1_UNSUPPORTED);
 	if (sv != 2)
 		return fail(c, ENOTSUP, "schemaVersion", "unsupported schemaVersion %lld (expected 2)",
 			    (long long) sv);
@@ -695,6 +703,13 @@ static void descriptor_clear(struct image_descriptor *d)
 	memset(d, 0, sizeof(*d));
 }
 
+static void descriptors_free(struct image_descriptor *d, size_t n)
+{
+	for (size_t i = 0; d && i < n; i++)
+		descriptor_clear(&d[i]);
+	free(d);
+}
+
 static int parse_platform(const struct ctx *c, json_t *v, const char *path, struct image_platform *p)
 {
 	if (!json_is_object(v))
@@ -822,9 +837,7 @@ static int decide_kind(const struct ctx *c, json_t *root, const char *hint, enum
 
 	json_t *sv = json_object_get(root, "schemaVersion");
 	if (json_is_integer(sv) && json_integer_value(sv) == 1)
-		return fail(c, ENOTSUP, "schemaVersion",
-			    "unsupported Docker schema1 manifest (schemaVersion 1); only schemaVersion 2 "
-			    "(OCI or Docker schema2) is supported, re-push the image with a current client");
+		return fail(c, ENOTSUP, "schemaVersion", SCHEMA1_UNSUPPORTED);
 
 	if (hint && hint[0]) {
 		if (mt_is_schema1(hint))
@@ -887,9 +900,7 @@ void image_manifest_free(struct image_manifest *m)
 		return;
 	free(m->media_type);
 	descriptor_clear(&m->config);
-	for (size_t i = 0; m->layers && i < m->n_layers; i++)
-		descriptor_clear(&m->layers[i]);
-	free(m->layers);
+	descriptors_free(m->layers, m->n_layers);
 	json_decref(m->json);
 	free(m);
 }
@@ -943,9 +954,7 @@ void image_index_free(struct image_index *i)
 	if (!i)
 		return;
 	free(i->media_type);
-	for (size_t k = 0; i->manifests && k < i->n_manifests; k++)
-		descriptor_clear(&i->manifests[k]);
-	free(i->manifests);
+	descriptors_free(i->manifests, i->n_manifests);
 	json_decref(i->json);
 	free(i);
 }
