@@ -17,6 +17,7 @@ b() { "$BERTH" --root "$ROOT" "$@"; }
 
 # engine_setup_file IMAGE... — images to push besides busybox.
 engine_setup_file() {
+	"$REPO/scripts/berth-cgroup-parents.sh" list >"$BATS_FILE_TMPDIR/cgroup-parents-before"
 	export IMG_OUT=$BATS_FILE_TMPDIR/images
 	"$FIXTURES/make-images.sh" "$IMG_OUT" >/dev/null
 	export REG_DIR=$BATS_FILE_TMPDIR/registry
@@ -32,6 +33,8 @@ engine_setup_file() {
 engine_teardown_file() {
 	"$FIXTURES/registry.sh" stop "$REG_DIR" || true
 	"$BERTH" --root "$ROOT" rm -f $("$BERTH" --root "$ROOT" ps -aq) >/dev/null 2>&1 || true
+	# The empty `berth` cgroup parents this file's containers made.
+	"$REPO/scripts/berth-cgroup-parents.sh" remove-empty "$BATS_FILE_TMPDIR/cgroup-parents-before"
 }
 
 # Poll (bounded: 10 s) until the command succeeds.

@@ -1,6 +1,7 @@
 /* engine.c — containers on top of the image store and an OCI runtime (see engine.h). */
 #include "engine/engine.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -140,17 +141,60 @@ static const char *record_runtime(struct engine *e, const struct ctr_record *r)
 
 /* --- running helper programs --------------------------------------------- */
 
-/* Run argv, wait, return its exit status (>= 0) or -errno; stderr captured into errbuf. */
-static int run_capture(char *const argv[], char *errbuf, size_t errlen)
+/* One read of fd appended to a growing buffer, kept to at most limit bytes
+ * (NULL *buf: dropped).  false at end of file. */
+static bool drain_into(int fd, char **buf, size_t *len, size_t *cap, size_t limit)
 {
-	int p[2];
-	if (pipe2(p, O_CLOEXEC) < 0)
+	char tmp[4096];
+	ssize_t n = read(fd, tmp, sizeof(tmp));
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return true;
+	if (n <= 0)
+		return false;
+	if (!buf || !*buf)
+		return true;
+	size_t take = (size_t) n;
+	if (*len + take > limit)
+		take = limit - *len;
+	if (*len + take + 1 > *cap) {
+		size_t nc = *cap * 2 > *len + take + 1 ? *cap * 2 : *len + take + 1;
+		char *nb = realloc(*buf, nc);
+		if (!nb) {
+			free(*buf);
+			*buf = NULL;
+			return true;
+		}
+		*buf = nb;
+		*cap = nc;
+	}
+	memcpy(*buf + *len, tmp, take);
+	*len += take;
+	return true;
+}
+
+int engine_run(char *const argv[], char **out, char *errbuf, size_t errlen)
+{
+	int po[2] = { -1, -1 }, pe[2];
+	if (out && pipe2(po, O_CLOEXEC) < 0)
 		return -errno;
+	if (pipe2(pe, O_CLOEXEC) < 0) {
+		int r = -errno;
+		if (out) {
+			close(po[0]);
+			close(po[1]);
+		}
+		return r;
+	}
 	pid_t pid = fork();
 	if (pid < 0) {
-		close(p[0]);
-		close(p[1]);
-		return -errno;
+		int r = -errno;
+		if (out) {
+			close(po[0]);
+			close(po[1]);
+		}
+		close(pe[0]);
+		close(pe[1]);
+		return r;
 	}
 	if (pid == 0) {
 		int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -158,38 +202,60 @@ static int run_capture(char *const argv[], char *errbuf, size_t errlen)
 			dup2(devnull, STDIN_FILENO);
 			dup2(devnull, STDOUT_FILENO);
 		}
-		dup2(p[1], STDERR_FILENO);
+		if (out)
+			dup2(po[1], STDOUT_FILENO);
+		dup2(pe[1], STDERR_FILENO);
 		execvp(argv[0], argv);
 		dprintf(STDERR_FILENO, "exec %s: %s\n", argv[0], strerror(errno));
 		_exit(127);
 	}
-	close(p[1]);
-	size_t got = 0;
-	char tmp[4096];
-	for (;;) {
-		ssize_t n = read(p[0], tmp, sizeof(tmp));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
+	if (out)
+		close(po[1]);
+	close(pe[1]);
+	size_t ocap = 4096, olen = 0, ecap = errlen ? errlen : 1, elen = 0;
+	char *obuf = out ? malloc(ocap) : NULL, *ebuf = errbuf && errlen ? malloc(ecap) : NULL;
+	/* Both pipes at once: a child that fills one while we wait on the other must not hang. */
+	bool o_open = out != NULL, e_open = true;
+	while (o_open || e_open) {
+		struct pollfd pf[2] = { { .fd = o_open ? po[0] : -1, .events = POLLIN },
+					{ .fd = e_open ? pe[0] : -1, .events = POLLIN } };
+		if (poll(pf, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
 			break;
-		if (errbuf && got + 1 < errlen) {
-			size_t c = (size_t) n < errlen - 1 - got ? (size_t) n : errlen - 1 - got;
-			memcpy(errbuf + got, tmp, c);
-			got += c;
 		}
+		if (pf[0].revents)
+			o_open = drain_into(po[0], &obuf, &olen, &ocap, SIZE_MAX - 1);
+		if (pf[1].revents)
+			e_open = drain_into(pe[0], &ebuf, &elen, &ecap, errlen ? errlen - 1 : 0);
 	}
-	close(p[0]);
-	if (errbuf && errlen)
-		errbuf[got] = '\0';
+	if (out)
+		close(po[0]);
+	close(pe[0]);
+	if (errbuf && errlen) {
+		size_t n = ebuf ? elen : 0;
+		if (ebuf)
+			memcpy(errbuf, ebuf, n);
+		errbuf[n] = '\0';
+	}
+	free(ebuf);
 	int st;
 	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			return -errno;
+		if (errno != EINTR) {
+			int r = -errno;
+			free(obuf);
+			return r;
+		}
+	if (out) {
+		if (!obuf)
+			return -ENOMEM;
+		obuf[olen] = '\0';
+		*out = obuf;
+	}
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
-/* Last non-empty line of a text, trimmed; "level=error msg=..." reduced to the message. */
-static void last_line(char *text)
+void engine_last_line(char *text)
 {
 	size_t n = strlen(text);
 	while (n && (text[n - 1] == '\n' || text[n - 1] == ' '))
@@ -199,8 +265,8 @@ static void last_line(char *text)
 		memmove(text, nl + 1, strlen(nl + 1) + 1);
 }
 
-static int runtime_cmd(struct engine *e, const struct ctr_record *rec, const char *const *args, char *errbuf,
-		       size_t errlen)
+int engine_runtime_run(struct engine *e, const struct ctr_record *rec, const char *const *args, char **out,
+		       char *errbuf, size_t errlen)
 {
 	char rtroot[PATH_MAX];
 	runtime_root(e, rtroot, sizeof(rtroot));
@@ -212,7 +278,7 @@ static int runtime_cmd(struct engine *e, const struct ctr_record *rec, const cha
 	for (size_t i = 0; args[i] && n < ARRAY_SIZE(argv) - 1; i++)
 		argv[n++] = args[i];
 	argv[n] = NULL;
-	return run_capture((char *const *) argv, errbuf, errlen);
+	return engine_run((char *const *) argv, out, errbuf, errlen);
 }
 
 /* --- files of a container ------------------------------------------------ */
@@ -321,20 +387,47 @@ struct undo {
 	char rootfs[PATH_MAX];
 };
 
-static void undo_create(struct engine *e, struct undo *u, struct volume_store *vs)
+static void undo_create(struct engine *e, struct undo *u, struct volume_store *vs, json_t *anon_volumes)
 {
 	if (u->mounted)
 		(void) overlay_unmount(u->rootfs, NULL);
 	if (u->made_netns)
 		(void) netns_remove(u->netns, NULL);
-	if (vs && u->record)
+	if (vs && u->record) {
 		(void) volume_unref(vs, u->id, NULL);
+		/* The anonymous volumes this create made belong to nobody else. */
+		size_t i;
+		json_t *v;
+		json_array_foreach(anon_volumes, i, v)
+			if (json_is_string(v))
+				(void) volume_remove(vs, json_string_value(v), false, NULL);
+	}
 	if (u->dir)
 		(void) berth_rm_rf(u->bundle);
 	if (u->record) {
 		struct berth_error ignore = { 0 };
 		(void) ctr_record_delete(e->images->db, u->id, &ignore);
 	}
+}
+
+/* The rootfs: the image's shared layers (chain ids, bottom first) under the
+ * bundle's private upper dir, mounted at <bundle>/rootfs. */
+static int mount_rootfs(struct engine *e, const char *bundle, char *const *chain_ids, size_t n,
+			struct berth_error *err)
+{
+	_cleanup_free_ char **lowers = calloc(n + 1, sizeof(char *));
+	_cleanup_free_ char *paths = calloc(n + 1, PATH_MAX);
+	_cleanup_free_ char *upper = path_join(bundle, "upper"), *work = path_join(bundle, "work"),
+			    *target = path_join(bundle, "rootfs"), *links = path_join(e->root, "l");
+	if (!lowers || !paths || !upper || !work || !target || !links)
+		return berth_errno(err, ENOMEM, "mounting the rootfs of %s", bundle);
+	for (size_t i = 0; i < n; i++) {
+		lowers[i] = paths + i * PATH_MAX;
+		int r = image_store_layer_path(e->images, chain_ids[i], lowers[i], PATH_MAX);
+		if (r < 0)
+			return berth_errno(err, r, "layer %s", chain_ids[i]);
+	}
+	return overlay_mount((const char *const *) lowers, n, upper, work, target, links, err);
 }
 
 static json_t *record_json(const struct ctr_opts *o, const char *netns)
@@ -374,8 +467,6 @@ int engine_create(struct engine *e, struct ctr_opts *o, const struct pull_progre
 	struct ctr_record rec = { 0 };
 	json_t *spec = NULL;
 	_cleanup_close_ int rootfd = -1;
-	_cleanup_free_ char **lowers = NULL;
-	_cleanup_free_ char *paths = NULL;
 	int r;
 
 	if (!o->image)
@@ -405,8 +496,6 @@ int engine_create(struct engine *e, struct ctr_opts *o, const struct pull_progre
 	r = image_store_get(e->images, image_id, &info, err);
 	if (r < 0)
 		return r;
-	if (!o->image)
-		goto out;
 
 	rec.image_ref = strdup(o->image);
 	memcpy(rec.image_id, image_id, sizeof(image_id));
@@ -446,29 +535,9 @@ int engine_create(struct engine *e, struct ctr_opts *o, const struct pull_progre
 		}
 	}
 
-	/* The rootfs: the image's shared layers under a private upper dir. */
-	size_t n = info.db.n_layers;
-	lowers = calloc(n + 1, sizeof(char *));
-	paths = calloc(n + 1, PATH_MAX);
-	if (!lowers || !paths) {
-		r = berth_errno(err, ENOMEM, "create");
+	r = mount_rootfs(e, u.bundle, info.db.chain_ids, info.db.n_layers, err);
+	if (r < 0)
 		goto out;
-	}
-	for (size_t i = 0; i < n; i++) {
-		lowers[i] = paths + i * PATH_MAX;
-		r = image_store_layer_path(e->images, info.db.chain_ids[i], lowers[i], PATH_MAX);
-		if (r < 0) {
-			berth_errno(err, r, "layer %s", info.db.chain_ids[i]);
-			goto out;
-		}
-	}
-	{
-		_cleanup_free_ char *upper = path_join(u.bundle, "upper"), *work = path_join(u.bundle, "work"),
-				    *links = path_join(e->root, "l");
-		r = overlay_mount((const char *const *) lowers, n, upper, work, u.rootfs, links, err);
-		if (r < 0)
-			goto out;
-	}
 	u.mounted = true;
 	rootfd = open(u.rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (rootfd < 0) {
@@ -491,8 +560,12 @@ int engine_create(struct engine *e, struct ctr_opts *o, const struct pull_progre
 			if (r < 0)
 				goto out;
 			if (!m->source) {
-				m->source = strdup(name);
 				json_array_append_new(json_object_get(rec.record, "AnonymousVolumes"), json_string(name));
+				m->source = strdup(name);
+				if (!m->source) {
+					r = berth_errno(err, ENOMEM, "volume %s", name);
+					goto out;
+				}
 			}
 		}
 		r = volume_path(vs, m->source, vpath, sizeof(vpath));
@@ -542,7 +615,7 @@ int engine_create(struct engine *e, struct ctr_opts *o, const struct pull_progre
 		.id = rec.id,
 		.bundle = u.bundle,
 		.netns_path = netns,
-		.cgroup_parent = "/berth",
+		.cgroup_parent = "/" CTR_CGROUP_PARENT,
 		.nofile_hard = nofile.rlim_max,
 		.mounts = o->mounts,
 		.n_mounts = o->n_mounts,
@@ -579,7 +652,7 @@ int engine_create(struct engine *e, struct ctr_opts *o, const struct pull_progre
 	r = 0;
 out:
 	if (r < 0)
-		undo_create(e, &u, vs);
+		undo_create(e, &u, vs, json_object_get(rec.record, "AnonymousVolumes"));
 	if (vs)
 		volume_store_close(vs);
 	json_decref(spec);
@@ -628,19 +701,7 @@ static int ensure_mounted(struct engine *e, const struct ctr_record *rec, struct
 		int r = db_image_get(e->images->db, rec->image_id, &im, err);
 		if (r < 0)
 			return r;
-		char **lowers = calloc(im.n_layers + 1, sizeof(char *));
-		for (size_t i = 0; lowers && i < im.n_layers; i++) {
-			lowers[i] = malloc(PATH_MAX);
-			if (lowers[i])
-				image_store_layer_path(e->images, im.chain_ids[i], lowers[i], PATH_MAX);
-		}
-		_cleanup_free_ char *upper = path_join(bundle, "upper"), *work = path_join(bundle, "work"),
-				    *links = path_join(e->root, "l");
-		r = lowers ? overlay_mount((const char *const *) lowers, im.n_layers, upper, work, rootfs, links, err)
-			   : berth_errno(err, ENOMEM, "mount");
-		for (size_t i = 0; lowers && i < im.n_layers; i++)
-			free(lowers[i]);
-		free(lowers);
+		r = mount_rootfs(e, bundle, im.chain_ids, im.n_layers, err);
 		db_image_clear(&im);
 		if (r < 0)
 			return r;
@@ -699,6 +760,8 @@ static int wait_exited(struct engine *e, const char *id, int timeout_ms, struct 
 			;
 	}
 }
+
+static void remove_leftover_cgroups(const char *id);
 
 /* --- start ---------------------------------------------------------------- */
 
@@ -759,7 +822,7 @@ int engine_start(struct engine *e, const char *id, struct berth_error *err)
 
 	int sync[2];
 	if (pipe2(sync, O_CLOEXEC) < 0) {
-		r = berth_errno(err, errno, "pipe");
+		r = berth_errno(err, errno, "start %.12s: the monitor's sync pipe", id);
 		goto out;
 	}
 	char syncfd[16];
@@ -801,7 +864,7 @@ int engine_start(struct engine *e, const char *id, struct berth_error *err)
 
 	pid_t pid = fork();
 	if (pid < 0) {
-		r = berth_errno(err, errno, "fork");
+		r = berth_errno(err, errno, "start %.12s: fork for %s", id, e->monitor_path);
 		close(sync[0]);
 		close(sync[1]);
 		goto out;
@@ -857,7 +920,7 @@ int engine_start(struct engine *e, const char *id, struct berth_error *err)
 		char *text = msg;
 		if (!strncmp(text, "error: ", 7))
 			text += 7;
-		last_line(text);
+		engine_last_line(text);
 		if (!*text)
 			text = (char *) "the monitor exited without starting the container";
 		/* docker's mapping: cannot find it → 127, found but cannot run it → 126 */
@@ -865,6 +928,12 @@ int engine_start(struct engine *e, const char *id, struct berth_error *err)
 			 : strstr(text, "permission denied") || strstr(text, "is a directory") ||
 			   strstr(text, "exec format error") ? EACCES : EIO;
 		r = berth_err(err, code, "%s", text);
+		/* The monitor deletes what `runtime create` made (state, cgroup
+		 * /berth/<id>) after it reported, or not at all when it died:
+		 * make sure none of it outlives this failed start. */
+		const char *args[] = { "delete", "--force", id, NULL };
+		(void) engine_runtime_run(e, &rec, args, NULL, NULL, 0);
+		remove_leftover_cgroups(id);
 	}
 out:
 	ctr_record_clear(&rec);
@@ -941,7 +1010,7 @@ int engine_attach(struct engine *e, const char *id, const struct attach_opts *ao
 		if (poll(pf, 3, -1) < 0) {
 			if (errno == EINTR)
 				continue;
-			r = berth_errno(err, errno, "attach");
+			r = berth_errno(err, errno, "attach %.12s: poll", id);
 			break;
 		}
 		if (pf[2].revents & POLLIN) {
@@ -1032,9 +1101,9 @@ int engine_kill(struct engine *e, const char *id, const char *signal, struct ber
 	}
 	char errbuf[2048];
 	const char *args[] = { "kill", id, signal ? signal : "KILL", NULL };
-	r = runtime_cmd(e, &rec, args, errbuf, sizeof(errbuf));
+	r = engine_runtime_run(e, &rec, args, NULL, errbuf, sizeof(errbuf));
 	if (r != 0) {
-		last_line(errbuf);
+		engine_last_line(errbuf);
 		r = berth_err(err, EIO, "kill %.12s: %s", id, errbuf);
 	}
 out:
@@ -1113,9 +1182,9 @@ int engine_pause(struct engine *e, const char *id, bool pause, struct berth_erro
 	}
 	char errbuf[2048];
 	const char *args[] = { pause ? "pause" : "resume", id, NULL };
-	r = runtime_cmd(e, &rec, args, errbuf, sizeof(errbuf));
+	r = engine_runtime_run(e, &rec, args, NULL, errbuf, sizeof(errbuf));
 	if (r != 0) {
-		last_line(errbuf);
+		engine_last_line(errbuf);
 		r = berth_err(err, EIO, "%s %.12s: %s", pause ? "pause" : "unpause", id, errbuf);
 	} else {
 		char bundle[PATH_MAX];
@@ -1131,6 +1200,29 @@ int engine_pause(struct engine *e, const char *id, bool pause, struct berth_erro
 	return r;
 }
 
+/* A runtime killed in the middle of `create` (or a runtime that forgets)
+ * leaves /berth/<id> behind, and `delete --force` cannot find what it never
+ * recorded.  The engine chose that cgroup path, so it removes what is left
+ * of it: empty directories only (rmdir fails on a cgroup with processes). */
+static void remove_leftover_cgroups(const char *id)
+{
+	_cleanup_closedir_ DIR *d = opendir("/sys/fs/cgroup");
+	if (!d)
+		return;
+	char rel[CTR_ID_LEN + sizeof(CTR_CGROUP_PARENT) + 2];
+	snprintf(rel, sizeof(rel), CTR_CGROUP_PARENT "/%s", id);
+	/* cgroup v2 mounted at /sys/fs/cgroup itself */
+	(void) unlinkat(dirfd(d), rel, AT_REMOVEDIR);
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.' || de->d_type != DT_DIR)
+			continue;
+		_cleanup_close_ int h = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+		if (h >= 0)
+			(void) unlinkat(h, rel, AT_REMOVEDIR);
+	}
+}
+
 static int remove_everything(struct engine *e, struct ctr_record *rec, bool volumes, struct berth_error *err)
 {
 	char bundle[PATH_MAX], rootfs[PATH_MAX], ns[PATH_MAX];
@@ -1138,7 +1230,8 @@ static int remove_everything(struct engine *e, struct ctr_record *rec, bool volu
 	snprintf(rootfs, sizeof(rootfs), "%s/rootfs", bundle);
 	netns_path_of(e, rec->id, ns, sizeof(ns));
 	const char *args[] = { "delete", "--force", rec->id, NULL };
-	(void) runtime_cmd(e, rec, args, NULL, 0);
+	(void) engine_runtime_run(e, rec, args, NULL, NULL, 0);
+	remove_leftover_cgroups(rec->id);
 	int r = overlay_unmount(rootfs, err);
 	if (r < 0)
 		return r;
@@ -1449,7 +1542,7 @@ int engine_exec(struct engine *e, const char *id, const struct exec_opts *xo, in
 	}
 	pid_t pid = fork();
 	if (pid < 0) {
-		r = berth_errno(err, errno, "fork");
+		r = berth_errno(err, errno, "exec in %.12s: fork for %s", id, argv[0]);
 		goto out;
 	}
 	if (pid == 0) {
@@ -1501,7 +1594,7 @@ int engine_exec(struct engine *e, const char *id, const struct exec_opts *xo, in
 	int wst;
 	while (waitpid(pid, &wst, 0) < 0)
 		if (errno != EINTR) {
-			r = berth_errno(err, errno, "waitpid");
+			r = berth_errno(err, errno, "exec in %.12s: waiting for %s", id, argv[0]);
 			goto out;
 		}
 	int code = WIFEXITED(wst) ? WEXITSTATUS(wst) : 128 + WTERMSIG(wst);

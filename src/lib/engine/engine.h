@@ -24,6 +24,8 @@
 #include "image/store.h"
 
 #define CTR_ID_LEN 64
+/* Containers' cgroups are /berth/<id> in every hierarchy. */
+#define CTR_CGROUP_PARENT "berth"
 
 struct engine {
 	struct image_store *images;     /* owns the db */
@@ -100,5 +102,18 @@ int engine_claim_cleanup(struct engine *e, const char *id, struct berth_error *e
 
 /* Called by the monitor (through `berth container cleanup ID`) after a --rm container exits. */
 int engine_cleanup(struct engine *e, const char *id, struct berth_error *err);
+
+/* --- for the engine's own modules (extra.c, commit.c): helper programs --- */
+
+struct ctr_record;
+/* Run argv ($PATH searched), stdin from /dev/null, wait.  out non-NULL: stdout
+ * into *out (NUL-terminated, the caller frees; NULL: discarded); stderr into
+ * errbuf (may be NULL).  Returns the exit status (>= 0) or -errno. */
+int engine_run(char *const argv[], char **out, char *errbuf, size_t errlen);
+/* `<record's runtime> --root <store>/runtime args...` through engine_run. */
+int engine_runtime_run(struct engine *e, const struct ctr_record *rec, const char *const *args, char **out,
+		       char *errbuf, size_t errlen);
+/* Reduce a program's stderr text to its last non-empty line, in place. */
+void engine_last_line(char *text);
 
 #endif

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +15,6 @@
 #include <sys/statfs.h>
 #include <sys/sysinfo.h>
 #include <sys/utsname.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -55,99 +55,6 @@ static int running_pid(struct engine *e, const char *id)
 	return pid;
 }
 
-/* Run argv with stdout captured into *out (NUL-terminated) and stderr into
- * errbuf; returns the exit status or -errno. */
-static int run_output(char *const argv[], char **out, char *errbuf, size_t errlen)
-{
-	int po[2], pe[2];
-	if (pipe2(po, O_CLOEXEC) < 0)
-		return -errno;
-	if (pipe2(pe, O_CLOEXEC) < 0) {
-		close(po[0]);
-		close(po[1]);
-		return -errno;
-	}
-	pid_t pid = fork();
-	if (pid < 0) {
-		int r = -errno;
-		close(po[0]); close(po[1]); close(pe[0]); close(pe[1]);
-		return r;
-	}
-	if (pid == 0) {
-		int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-		if (devnull >= 0)
-			dup2(devnull, STDIN_FILENO);
-		dup2(po[1], STDOUT_FILENO);
-		dup2(pe[1], STDERR_FILENO);
-		execvp(argv[0], argv);
-		dprintf(STDERR_FILENO, "exec %s: %s\n", argv[0], strerror(errno));
-		_exit(127);
-	}
-	close(po[1]);
-	close(pe[1]);
-	size_t cap = 4096, len = 0, elen = 0;
-	char *buf = malloc(cap);
-	/* stderr is small (an error line); read stdout to EOF, then stderr. */
-	for (;;) {
-		if (buf && len + 1 >= cap) {
-			char *nb = realloc(buf, cap * 2);
-			if (!nb) {
-				free(buf);
-				buf = NULL;
-			} else {
-				buf = nb;
-				cap *= 2;
-			}
-		}
-		char tmp[4096];
-		ssize_t n = read(po[0], buf ? buf + len : tmp, buf ? cap - 1 - len : sizeof(tmp));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		if (buf)
-			len += (size_t) n;
-	}
-	for (;;) {
-		char tmp[1024];
-		ssize_t n = read(pe[0], tmp, sizeof(tmp));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		if (errbuf && elen + 1 < errlen) {
-			size_t c = (size_t) n < errlen - 1 - elen ? (size_t) n : errlen - 1 - elen;
-			memcpy(errbuf + elen, tmp, c);
-			elen += c;
-		}
-	}
-	if (errbuf && errlen)
-		errbuf[elen] = '\0';
-	close(po[0]);
-	close(pe[0]);
-	int st;
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR) {
-			free(buf);
-			return -errno;
-		}
-	if (!buf)
-		return -ENOMEM;
-	buf[len] = '\0';
-	*out = buf;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-static void trim_last_line(char *text)
-{
-	size_t n = strlen(text);
-	while (n && (text[n - 1] == '\n' || text[n - 1] == ' '))
-		text[--n] = '\0';
-	char *nl = strrchr(text, '\n');
-	if (nl)
-		memmove(text, nl + 1, strlen(nl + 1) + 1);
-}
-
 static bool in_pids(const pid_t *p, size_t n, long pid)
 {
 	for (size_t i = 0; i < n; i++)
@@ -168,30 +75,31 @@ int engine_top_pids(struct engine *e, const char *id, pid_t **pids, size_t *n, s
 		ctr_record_clear(&rec);
 		return berth_err(err, EINVAL, "container %.12s is not running", id);
 	}
-	char rtroot[PATH_MAX];
-	snprintf(rtroot, sizeof(rtroot), "%s/runtime", e->root);
 	const char *rt = rec.runtime && *rec.runtime ? rec.runtime : e->default_runtime;
-	char *argv[] = { (char *) rt, "--root", rtroot, "ps", "--format", "json", (char *) id, NULL };
+	const char *args[] = { "ps", "--format", "json", id, NULL };
 	_cleanup_free_ char *out = NULL;
 	char errbuf[2048];
-	r = run_output(argv, &out, errbuf, sizeof(errbuf));
+	r = engine_runtime_run(e, &rec, args, &out, errbuf, sizeof(errbuf));
 	if (r != 0) {
 		if (r < 0)
 			berth_errno(err, r, "running %s ps", rt);
 		else {
-			trim_last_line(errbuf);
+			engine_last_line(errbuf);
 			berth_err(err, EIO, "%s ps %.12s: %s", rt, id, errbuf);
 		}
 		ctr_record_clear(&rec);
 		return r < 0 ? r : -EIO;
 	}
-	ctr_record_clear(&rec);
 	json_error_t je;
 	json_t *a = json_loads(out, 0, &je);
 	if (!json_is_array(a)) {
 		json_decref(a);
-		return berth_err(err, EBADMSG, "%s ps --format json: not a JSON array of pids", rt);
+		/* rt may point into rec: report before clearing it */
+		r = berth_err(err, EBADMSG, "%s ps --format json: not a JSON array of pids", rt);
+		ctr_record_clear(&rec);
+		return r;
 	}
+	ctr_record_clear(&rec);
 	size_t cnt = json_array_size(a);
 	pid_t *v = calloc(cnt ? cnt : 1, sizeof(pid_t));
 	if (!v) {
@@ -351,11 +259,11 @@ static json_t *top_with_ps(char *const *ps_args, const pid_t *pids, size_t n, st
 		argv[i + 1] = ps_args[i];
 	_cleanup_free_ char *out = NULL;
 	char errbuf[1024];
-	int r = run_output(argv, &out, errbuf, sizeof(errbuf));
+	int r = engine_run(argv, &out, errbuf, sizeof(errbuf));
 	if (r != 0) {
 		if (r < 0)
 			return berth_errno(err, r, "running ps"), NULL;
-		trim_last_line(errbuf);
+		engine_last_line(errbuf);
 		return berth_err(err, EINVAL, "ps: %s", errbuf), NULL;
 	}
 	char *save = NULL;
