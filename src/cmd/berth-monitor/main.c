@@ -505,9 +505,9 @@ __attribute__((noreturn)) static void fail_start(struct monitor *m, const char *
 	snprintf(line, sizeof(line), "error: %s\n", msg);
 	sync_send(m, line);
 	delete_runtime_state(m, true);
-	char path[PATH_MAX + 32];
-	snprintf(path, sizeof(path), "%s/%s", m->bundle, ATTACH_SOCKET_NAME);
-	unlink(path);
+	/* console.sock too: a failure between its listen and the runtime's create leaves it */
+	unlinkat(m->dirfd, "console.sock", 0);
+	unlinkat(m->dirfd, ATTACH_SOCKET_NAME, 0);
 	_exit(1);
 }
 
@@ -1084,8 +1084,13 @@ int main(int argc, char **argv)
 	}
 	char text[PATH_MAX + 128];
 	const char *what = NULL;
-	if (chdir("/") < 0 || prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) {
-		what = "subreaper";
+	bool wrote_pid = false;
+	if (chdir("/") < 0) {
+		what = "chdir /";
+		goto setup_fail;
+	}
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) {
+		what = "becoming a subreaper";
 		goto setup_fail;
 	}
 	sigset_t mask;
@@ -1098,19 +1103,28 @@ int main(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	m->sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	m->devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-	m->dirfd = open(m->bundle, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (m->sigfd < 0 || m->devnull < 0 || m->dirfd < 0) {
-		what = "setup";
+	if (m->sigfd < 0) {
+		what = "signalfd";
 		goto setup_fail;
+	}
+	m->devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (m->devnull < 0) {
+		what = "opening /dev/null";
+		goto setup_fail;
+	}
+	m->dirfd = open(m->bundle, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (m->dirfd < 0) {
+		snprintf(text, sizeof(text), "berth-monitor: --bundle %s: %s", m->bundle, strerror(errno));
+		goto setup_fail_text;
 	}
 	char pidbuf[32];
 	int pl = snprintf(pidbuf, sizeof(pidbuf), "%d\n", (int) getpid());
 	if ((r = berth_write_file_replace(m->dirfd, "monitor.pid", pidbuf, (size_t) pl, 0644)) < 0) {
 		errno = -r;
-		what = "write monitor.pid";
+		what = "writing monitor.pid in the bundle";
 		goto setup_fail;
 	}
+	wrote_pid = true;
 	if (m->have_log) {
 		struct berth_error err = { 0 };
 		if (logfile_writer_open(m->log_path, m->log_max_size, m->log_max_file, &m->log, &err) < 0) {
@@ -1121,9 +1135,11 @@ int main(int argc, char **argv)
 	snprintf(text, sizeof(text), "%s/%s", m->bundle, ATTACH_SOCKET_NAME);
 	m->listen_fd = berth_unix_listen(text, SOCK_SEQPACKET, SOMAXCONN);
 	if (m->listen_fd < 0 || fchmodat(m->dirfd, ATTACH_SOCKET_NAME, 0600, 0) < 0) {
-		errno = m->listen_fd < 0 ? -m->listen_fd : errno;
-		what = "attach socket";
-		goto setup_fail;
+		int e = m->listen_fd < 0 ? -m->listen_fd : errno;
+		char path[PATH_MAX + 32];
+		snprintf(path, sizeof(path), "%s", text);
+		snprintf(text, sizeof(text), "berth-monitor: attach socket %s: %s", path, strerror(e));
+		goto setup_fail_text;
 	}
 	fcntl(m->listen_fd, F_SETFL, O_NONBLOCK);
 	m->frame = malloc(ATTACH_FRAME_MAX);
@@ -1133,7 +1149,7 @@ int main(int argc, char **argv)
 		free(steal_ptr(m->frame));
 	if (!m->frame || !m->pfds) {
 		errno = ENOMEM;
-		what = "setup";
+		what = "allocating the attach buffers";
 		goto setup_fail;
 	}
 
@@ -1168,6 +1184,11 @@ setup_fail:
 	snprintf(text, sizeof(text), "berth-monitor: %s: %s", what, strerror(errno));
 setup_fail_text:
 	fprintf(stderr, "%s\n", text);
+	/* nothing of a monitor that never ran may stay behind in the bundle */
+	if (m->listen_fd >= 0)
+		unlinkat(m->dirfd, ATTACH_SOCKET_NAME, 0);
+	if (wrote_pid)
+		unlinkat(m->dirfd, "monitor.pid", 0);
 	if (m->sync_fd >= 0) {
 		char line[sizeof(text) + 16];
 		snprintf(line, sizeof(line), "error: %s\n", text);

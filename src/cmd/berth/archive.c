@@ -1,10 +1,7 @@
 /* save, load, image import: images to and from tar archives (image/archive.h).
  *
- * save writes -o FILE through an unnamed O_TMPFILE in FILE's directory that
- * gets a name only once the archive is complete and synced, so a failed or
- * interrupted save never leaves a truncated archive under FILE (nor a stray
- * temp file); file systems without O_TMPFILE get a named temp file instead,
- * removed on failure.
+ * save writes -o FILE through cli_out_open (util.c), so a failed or
+ * interrupted save never leaves a truncated archive under FILE.
  */
 #include "cli.h"
 #include "core/cleanup.h"
@@ -12,85 +9,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-struct out_file {
-	const char *path;
-	char dir[PATH_MAX];
-	char tmp[PATH_MAX];        /* named temp file (linked O_TMPFILE or mkostemp) */
-	bool named;
-	int fd;
-};
-
-static int out_open(struct out_file *o, const char *path, struct berth_error *err)
-{
-	*o = (struct out_file) { .path = path, .fd = -1 };
-	char copy[PATH_MAX];
-	if (snprintf(copy, sizeof(copy), "%s", path) >= (int) sizeof(copy))
-		return berth_err(err, ENAMETOOLONG, "--output %s: path too long", path);
-	snprintf(o->dir, sizeof(o->dir), "%s", dirname(copy));
-	struct stat st;
-	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-		return berth_err(err, EISDIR, "--output %s: is a directory", path);
-	o->fd = open(o->dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666);
-	if (o->fd >= 0)
-		return 0;
-	if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
-		return berth_errno(err, errno, "--output %s: creating a file in %s", path, o->dir);
-	snprintf(copy, sizeof(copy), "%s", path);
-	snprintf(o->tmp, sizeof(o->tmp), "%s/.%s.berth-save-XXXXXX", o->dir, basename(copy));
-	o->fd = mkostemp(o->tmp, O_CLOEXEC);
-	if (o->fd < 0)
-		return berth_errno(err, errno, "--output %s: creating a temporary file in %s", path, o->dir);
-	o->named = true;
-	/* mkostemp makes 0600; an archive is an ordinary file (0666 less the umask) */
-	mode_t um = umask(0);
-	umask(um);
-	if (fchmod(o->fd, 0666 & ~um) < 0)
-		return berth_errno(err, errno, "--output %s: chmod %s", path, o->tmp);
-	return 0;
-}
-
-static int out_commit(struct out_file *o, struct berth_error *err)
-{
-	if (fsync(o->fd) < 0)
-		return berth_errno(err, errno, "--output %s: fsync", o->path);
-	if (!o->named) {
-		char proc[64], copy[PATH_MAX];
-		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", o->fd);
-		snprintf(copy, sizeof(copy), "%s", o->path);
-		const char *base = basename(copy);
-		for (int attempt = 0;; attempt++) {
-			snprintf(o->tmp, sizeof(o->tmp), "%s/.%s.berth-save-%d-%d", o->dir, base, (int) getpid(), attempt);
-			if (linkat(AT_FDCWD, proc, AT_FDCWD, o->tmp, AT_SYMLINK_FOLLOW) == 0)
-				break;
-			if (errno != EEXIST || attempt > 100)
-				return berth_errno(err, errno, "--output %s: linking the archive into %s", o->path, o->dir);
-		}
-		o->named = true;
-	}
-	if (rename(o->tmp, o->path) < 0)
-		return berth_errno(err, errno, "--output %s: rename", o->path);
-	o->named = false;
-	_cleanup_close_ int dfd = open(o->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0 || fsync(dfd) < 0)
-		return berth_errno(err, errno, "--output %s: fsync of %s", o->path, o->dir);
-	return 0;
-}
-
-static void out_close(struct out_file *o)
-{
-	if (o->named)
-		unlink(o->tmp);
-	if (o->fd >= 0)
-		close(o->fd);
-	o->fd = -1;
-}
 
 int cmd_save(struct cli *cli, int argc, char **argv)
 {
@@ -132,13 +54,13 @@ int cmd_save(struct cli *cli, int argc, char **argv)
 			return cli_fail(&err);
 		return 0;
 	}
-	struct out_file o;
-	if (out_open(&o, output, &err) < 0 || archive_save(s, refs, n, fmt, o.fd, &err) < 0 ||
-	    out_commit(&o, &err) < 0) {
-		out_close(&o);
+	struct cli_out o;
+	if (cli_out_open(&o, output, &err) < 0 || archive_save(s, refs, n, fmt, o.fd, &err) < 0 ||
+	    cli_out_commit(&o, &err) < 0) {
+		cli_out_close(&o);
 		return cli_fail(&err);
 	}
-	out_close(&o);
+	cli_out_close(&o);
 	return 0;
 }
 
@@ -217,9 +139,8 @@ int cmd_load(struct cli *cli, int argc, char **argv)
 
 int cmd_import(struct cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = { { "help", no_argument, NULL, 'h' }, { 0 } };
 	int c, r;
-	while ((c = cli_getopt(cli, argc, argv, "h", opts)) != -1)
+	while ((c = cli_getopt(cli, argc, argv, "h", cli_help_only)) != -1)
 		return cli_opt_exit(c);
 	if ((r = cli_args_range(cli, argc, 1, 2)))
 		return r;

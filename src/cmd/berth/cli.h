@@ -13,6 +13,7 @@
 #define BERTH_CLI_H
 
 #include <getopt.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -125,12 +126,39 @@ int cli_args_range(const struct cli *cli, int argc, int min, int max);
 #define CLI_OPT_HELP (-100)
 #define CLI_OPT_ERROR (-101)
 int cli_getopt(struct cli *cli, int argc, char **argv, const char *shortopts, const struct option *longopts);
+/* The same for commands whose flags stop at the first argument (exec CTR CMD...,
+ * top CTR PS-ARGS...): what follows belongs to the command being run. */
+int cli_getopt_stop(struct cli *cli, int argc, char **argv, const char *shortopts, const struct option *longopts);
+/* Long options of a command that takes only --help (shortopts "h"). */
+extern const struct option cli_help_only[];
 static inline int cli_opt_exit(int c) { return c == CLI_OPT_HELP ? 0 : CLI_EXIT_USAGE; }
 /* Report what getopt_long (with a leading ':' in shortopts) returned for a bad
  * flag, c = '?' or ':'; returns CLI_EXIT_USAGE. */
 int cli_opt_error(const struct cli *cli, int c, char **argv);
 /* Value of a boolean flag as pflag takes it: no value = true; 1/0, t/f, true/false (any case). */
 int cli_parse_bool(const char *flag, const char *value, bool *out, const struct cli *cli);
+
+/* --format VALUE of a listing: "table" or "" -> *json = false, "json" or "{{json .}}" ->
+ * *json = true; anything else is reported and CLI_EXIT_USAGE returned. */
+int cli_parse_format(const struct cli *cli, const char *value, bool *json);
+
+/* The end of an inspect command, as docker does it: arr (if not NULL) printed as an
+ * indented JSON array, then one error line per name not found; returns the exit status. */
+int cli_inspect_done(json_t *arr, const struct berth_error *errs, size_t n_errs);
+
+/* --output FILE written whole or not at all: cli_out_open makes a temp file in
+ * FILE's directory (fd), cli_out_commit syncs it and renames it to FILE (and syncs
+ * the directory), cli_out_close closes it and removes what was not committed. */
+struct cli_out {
+	const char *path;
+	char dir[PATH_MAX];
+	char tmp[PATH_MAX];        /* named temp file (linked O_TMPFILE or mkostemp) */
+	bool named;
+	int fd;
+};
+int cli_out_open(struct cli_out *o, const char *path, struct berth_error *err);
+int cli_out_commit(struct cli_out *o, struct berth_error *err);
+void cli_out_close(struct cli_out *o);
 
 /* The image store, opened on first use (closed by main). */
 int cli_store(struct cli *cli, struct image_store **out, struct berth_error *err);

@@ -288,26 +288,6 @@ static int parse_int_arg(struct cli *cli, const char *flag, const char *v, int m
 	return 0;
 }
 
-/* getopt for commands whose flags stop at the first argument (exec CTR CMD...):
- * cli_getopt's leading ':' would hide the '+' that stops there. */
-static int getopt_stop(struct cli *cli, int argc, char **argv, const char *shortopts, const struct option *longopts)
-{
-	char so[64];
-	snprintf(so, sizeof(so), "+:%s", shortopts);
-	opterr = 0;
-	int c = getopt_long(argc, argv, so, longopts, NULL);
-	if (c == 'h') {
-		cli_print_help(cli->cmd, stdout);
-		return CLI_OPT_HELP;
-	}
-	if (c == '?' || c == ':') {
-		cli_opt_error(cli, c, argv);
-		return CLI_OPT_ERROR;
-	}
-	return c;
-}
-
-static const struct option help_only[] = { { "help", no_argument, NULL, 'h' }, { 0 } };
 
 /* ------------------------------------------------------------ start */
 
@@ -485,7 +465,7 @@ static int do_wait(struct engine *e, const char *id, const char *arg, void *ctx,
 int cmd_wait(struct cli *cli, int argc, char **argv)
 {
 	int c, r;
-	while ((c = cli_getopt(cli, argc, argv, "h", help_only)) != -1)
+	while ((c = cli_getopt(cli, argc, argv, "h", cli_help_only)) != -1)
 		return cli_opt_exit(c);
 	if ((r = cli_args_min(cli, argc, 1)))
 		return r;
@@ -501,7 +481,7 @@ static int do_pause(struct engine *e, const char *id, const char *arg, void *ctx
 static int pause_cmd(struct cli *cli, int argc, char **argv, bool pause)
 {
 	int c, r;
-	while ((c = cli_getopt(cli, argc, argv, "h", help_only)) != -1)
+	while ((c = cli_getopt(cli, argc, argv, "h", cli_help_only)) != -1)
 		return cli_opt_exit(c);
 	if ((r = cli_args_min(cli, argc, 1)))
 		return r;
@@ -515,7 +495,7 @@ int cmd_unpause(struct cli *cli, int argc, char **argv) { return pause_cmd(cli, 
 int cmd_container_cleanup(struct cli *cli, int argc, char **argv)
 {
 	int c, r;
-	while ((c = cli_getopt(cli, argc, argv, "h", help_only)) != -1)
+	while ((c = cli_getopt(cli, argc, argv, "h", cli_help_only)) != -1)
 		return cli_opt_exit(c);
 	if ((r = cli_args_exact(cli, argc, 1)))
 		return r;
@@ -846,12 +826,8 @@ int cmd_ps(struct cli *cli, int argc, char **argv)
 				return r;
 			break;
 		case O_FORMAT:
-			if (!strcmp(optarg, "json") || !strcmp(optarg, "{{json .}}"))
-				json = true;
-			else if (!strcmp(optarg, "table") || !*optarg)
-				json = false;
-			else
-				return cli_usage_error(cli, "--format %s: berth supports table and json", optarg);
+			if ((r = cli_parse_format(cli, optarg, &json)))
+				return r;
 			break;
 		case 'n':
 			if ((r = parse_int_arg(cli, "--last", optarg, -1, &last)))
@@ -1235,15 +1211,9 @@ static int inspect_cmd(struct cli *cli, int argc, char **argv, bool containers_o
 			return cli_failf("out of memory");
 		}
 	}
-	if (!format) {
-		json_dumpf(arr, stdout, JSON_INDENT(4) | JSON_PRESERVE_ORDER);
-		fputc('\n', stdout);
-	}
-	fflush(stdout);
-	for (size_t i = 0; i < n_errs; i++)
-		cli_fail(&errs[i]);
+	r = cli_inspect_done(format ? NULL : arr, errs, n_errs);
 	free(errs);
-	return n_errs ? CLI_EXIT_FAIL : 0;
+	return r;
 }
 
 int cmd_inspect(struct cli *cli, int argc, char **argv) { return inspect_cmd(cli, argc, argv, false); }
@@ -1281,7 +1251,7 @@ int cmd_exec(struct cli *cli, int argc, char **argv)
 	_cleanup_strv_ char **env = NULL;
 	size_t n_env = 0;
 	int c, r;
-	while ((c = getopt_stop(cli, argc, argv, "ite:u:w:dh", opts)) != -1) {
+	while ((c = cli_getopt_stop(cli, argc, argv, "ite:u:w:dh", opts)) != -1) {
 		switch (c) {
 		case 'd': xo.detach = true; break;
 		case 'i': xo.interactive = true; break;

@@ -349,9 +349,8 @@ out:
 
 int cmd_tag(struct cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = { { "help", no_argument, NULL, 'h' }, { 0 } };
 	int c;
-	while ((c = cli_getopt(cli, argc, argv, "h", opts)) != -1)
+	while ((c = cli_getopt(cli, argc, argv, "h", cli_help_only)) != -1)
 		return cli_opt_exit(c);
 	int r = cli_args_exact(cli, argc, 2);
 	if (r)
@@ -418,9 +417,8 @@ int cmd_rmi(struct cli *cli, int argc, char **argv)
 
 int cmd_image_inspect(struct cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = { { "help", no_argument, NULL, 'h' }, { 0 } };
 	int c;
-	while ((c = cli_getopt(cli, argc, argv, "h", opts)) != -1)
+	while ((c = cli_getopt(cli, argc, argv, "h", cli_help_only)) != -1)
 		return cli_opt_exit(c);
 	int r = cli_args_min(cli, argc, 1);
 	if (r)
@@ -433,7 +431,10 @@ int cmd_image_inspect(struct cli *cli, int argc, char **argv)
 	if (!arr)
 		return cli_failf("out of memory");
 	size_t n_errs = 0;
-	struct berth_error errs[argc - optind];
+	/* on the heap: each is 1 KiB, and xargs may pass thousands of names */
+	_cleanup_free_ struct berth_error *errs = calloc((size_t) (argc - optind), sizeof(*errs));
+	if (!errs)
+		return cli_failf("out of memory");
 	for (int i = optind; i < argc; i++) {
 		char id[BERTH_DIGEST_MAX];
 		struct berth_error *e = &errs[n_errs];
@@ -453,12 +454,7 @@ int cmd_image_inspect(struct cli *cli, int argc, char **argv)
 			return cli_failf("out of memory");
 	}
 	/* docker prints what it found, then one error line per name it did not */
-	json_dumpf(arr, stdout, JSON_INDENT(4) | JSON_PRESERVE_ORDER);
-	fputc('\n', stdout);
-	fflush(stdout);
-	for (size_t i = 0; i < n_errs; i++)
-		cli_fail(&errs[i]);
-	return n_errs ? CLI_EXIT_FAIL : 0;
+	return cli_inspect_done(arr, errs, n_errs);
 }
 
 int cmd_image_prune(struct cli *cli, int argc, char **argv)

@@ -226,9 +226,8 @@ int cmd_login(struct cli *cli, int argc, char **argv)
 
 int cmd_logout(struct cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = { { "help", no_argument, NULL, 'h' }, { 0 } };
 	int c, r;
-	while ((c = cli_getopt(cli, argc, argv, "h", opts)) != -1)
+	while ((c = cli_getopt(cli, argc, argv, "h", cli_help_only)) != -1)
 		return cli_opt_exit(c);
 	if ((r = cli_args_range(cli, argc, 0, 1)))
 		return r;

@@ -310,9 +310,8 @@ static const struct cli_command *find(const char *group, const char *name)
 
 static int cmd_version(struct cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = { { "help", no_argument, NULL, 'h' }, { 0 } };
 	int c;
-	while ((c = cli_getopt(cli, argc, argv, "h", opts)) != -1)
+	while ((c = cli_getopt(cli, argc, argv, "h", cli_help_only)) != -1)
 		return cli_opt_exit(c);
 	int r = cli_args_exact(cli, argc, 0);
 	if (r)
@@ -340,9 +339,8 @@ static int cmd_version(struct cli *cli, int argc, char **argv)
 
 static int cmd_help(struct cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = { { "help", no_argument, NULL, 'h' }, { 0 } };
 	int c;
-	while ((c = cli_getopt(cli, argc, argv, "h", opts)) != -1)
+	while ((c = cli_getopt(cli, argc, argv, "h", cli_help_only)) != -1)
 		return cli_opt_exit(c);
 	if (optind >= argc) {
 		usage(stdout);

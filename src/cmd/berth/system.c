@@ -19,12 +19,11 @@
 
 static inline void engine_closep(struct engine **e) { engine_close(*e); }
 
-static const struct option help_only[] = { { "help", no_argument, NULL, 'h' }, { 0 } };
 
 static int no_flags(struct cli *cli, int argc, char **argv)
 {
 	int c;
-	while ((c = cli_getopt(cli, argc, argv, "h", help_only)) != -1)
+	while ((c = cli_getopt(cli, argc, argv, "h", cli_help_only)) != -1)
 		return cli_opt_exit(c);
 	return -1;
 }
@@ -47,17 +46,9 @@ static void bytes_size(uint64_t bytes, char *buf, size_t len)
 int cmd_top(struct cli *cli, int argc, char **argv)
 {
 	/* Flags end at the container: what follows goes to ps(1). */
-	static const struct option opts[] = { { "help", no_argument, NULL, 'h' }, { 0 } };
-	opterr = 0;
-	int c = getopt_long(argc, argv, "+:h", opts, NULL);
-	if (c == 'h') {
-		cli_print_help(cli->cmd, stdout);
-		return 0;
-	}
-	if (c == '?' || c == ':')
-		return cli_opt_error(cli, c, argv);
+	int c = cli_getopt_stop(cli, argc, argv, "h", cli_help_only);
 	if (c != -1)
-		return CLI_EXIT_USAGE;
+		return cli_opt_exit(c);
 	int r = cli_args_min(cli, argc, 1);
 	if (r)
 		return r;
@@ -217,17 +208,15 @@ int cmd_stats(struct cli *cli, int argc, char **argv)
 		{ 0 },
 	};
 	bool all = false, no_stream = false, json = false;
-	int c;
+	int c, r;
 	while ((c = cli_getopt(cli, argc, argv, "ah", opts)) != -1) {
 		switch (c) {
 		case 'a': all = true; break;
 		case O_NO_STREAM: no_stream = true; break;
 		case O_NO_TRUNC: break;   /* IDs are shown as docker does; nothing else is truncated */
 		case 'F':
-			if (!strcmp(optarg, "json") || !strcmp(optarg, "{{json .}}"))
-				json = true;
-			else if (strcmp(optarg, "table"))
-				return cli_usage_error(cli, "--format %s: must be table or json", optarg);
+			if ((r = cli_parse_format(cli, optarg, &json)))
+				return r;
 			break;
 		default: return cli_opt_exit(c);
 		}
@@ -510,10 +499,8 @@ int cmd_system_df(struct cli *cli, int argc, char **argv)
 	int c, r;
 	while ((c = cli_getopt(cli, argc, argv, "h", opts)) != -1) {
 		if (c == 'F') {
-			if (!strcmp(optarg, "json") || !strcmp(optarg, "{{json .}}"))
-				json = true;
-			else if (strcmp(optarg, "table"))
-				return cli_usage_error(cli, "--format %s: must be table or json", optarg);
+			if ((r = cli_parse_format(cli, optarg, &json)))
+				return r;
 		} else {
 			return cli_opt_exit(c);
 		}
@@ -584,11 +571,11 @@ int cmd_info(struct cli *cli, int argc, char **argv)
 	bool json = false;
 	int c, r;
 	while ((c = cli_getopt(cli, argc, argv, "f:h", opts)) != -1) {
-		if (c == 'F' || c == 'f') {
-			if (!strcmp(optarg ? optarg : "", "json") || !strcmp(optarg ? optarg : "", "{{json .}}"))
+		if (c == 'f') {
+			if (!strcmp(optarg, "json") || !strcmp(optarg, "{{json .}}"))
 				json = true;
 			else
-				return cli_usage_error(cli, "--format %s: only json is supported", optarg ? optarg : "");
+				return cli_usage_error(cli, "--format %s: only json is supported", optarg);
 		} else {
 			return cli_opt_exit(c);
 		}

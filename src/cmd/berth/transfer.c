@@ -3,9 +3,8 @@
  * `cp` takes exactly one side in a container (CONTAINER:PATH); a local path
  * is anything that starts with "/" or "." or holds no ':', as docker splits
  * them.  "-" stands for a tar stream on stdin (source) or stdout
- * (destination).  `export -o FILE` writes a temp file in FILE's directory and
- * renames it into place once complete, so a failed export leaves no
- * truncated FILE.
+ * (destination).  `export -o FILE` goes through cli_out_open, so a failed
+ * export leaves no truncated FILE.
  */
 #include "cli.h"
 #include "core/cleanup.h"
@@ -15,8 +14,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,30 +111,12 @@ int cmd_export(struct cli *cli, int argc, char **argv)
 	if (!output)
 		return copy_export(e, id, STDOUT_FILENO, &err) < 0 ? cli_fail(&err) : 0;
 
-	char copy[PATH_MAX], tmp[PATH_MAX + 64];
-	if (snprintf(copy, sizeof(copy), "%s", output) >= (int) sizeof(copy))
-		return cli_failf("--output %s: path too long", output);
-	struct stat st;
-	if (stat(output, &st) == 0 && S_ISDIR(st.st_mode))
-		return cli_failf("--output %s: is a directory", output);
-	char *dir = dirname(copy);
-	snprintf(tmp, sizeof(tmp), "%s/.berth-export-XXXXXX", dir);
-	_cleanup_close_ int fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0)
-		return cli_failf("--output %s: creating a file in %s: %s", output, dir, strerror(errno));
-	mode_t um = umask(0);
-	umask(um);
-	r = fchmod(fd, 0666 & ~um) < 0 ? berth_errno(&err, errno, "--output %s", output) : 0;
-	if (r == 0)
-		r = copy_export(e, id, fd, &err);
-	if (r == 0 && fsync(fd) < 0)
-		r = berth_errno(&err, errno, "--output %s: fsync", output);
-	if (r == 0 && rename(tmp, output) < 0)
-		r = berth_errno(&err, errno, "--output %s", output);
-	if (r < 0) {
-		unlink(tmp);
+	struct cli_out o;
+	if (cli_out_open(&o, output, &err) < 0 || copy_export(e, id, o.fd, &err) < 0 || cli_out_commit(&o, &err) < 0) {
+		cli_out_close(&o);
 		return cli_fail(&err);
 	}
+	cli_out_close(&o);
 	return 0;
 }
 

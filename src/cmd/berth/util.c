@@ -6,11 +6,14 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -111,11 +114,14 @@ int cli_opt_error(const struct cli *cli, int c, char **argv)
 	return cli_usage_error(cli, "unknown flag: %.*s", (int) n, bad);
 }
 
-int cli_getopt(struct cli *cli, int argc, char **argv, const char *shortopts, const struct option *longopts)
+const struct option cli_help_only[] = { { "help", no_argument, NULL, 'h' }, { 0 } };
+
+static int getopt_with(struct cli *cli, int argc, char **argv, const char *prefix, const char *shortopts,
+		       const struct option *longopts)
 {
 	char so[64];
 	/* leading ':' makes getopt tell a missing value (':') from an unknown flag ('?') */
-	snprintf(so, sizeof(so), ":%s", shortopts);
+	snprintf(so, sizeof(so), "%s:%s", prefix, shortopts);
 	opterr = 0;
 	int c = getopt_long(argc, argv, so, longopts, NULL);
 	if (c == 'h') {
@@ -127,6 +133,107 @@ int cli_getopt(struct cli *cli, int argc, char **argv, const char *shortopts, co
 		return CLI_OPT_ERROR;
 	}
 	return c;
+}
+
+int cli_getopt(struct cli *cli, int argc, char **argv, const char *shortopts, const struct option *longopts)
+{
+	return getopt_with(cli, argc, argv, "", shortopts, longopts);
+}
+
+int cli_getopt_stop(struct cli *cli, int argc, char **argv, const char *shortopts, const struct option *longopts)
+{
+	return getopt_with(cli, argc, argv, "+", shortopts, longopts);
+}
+
+int cli_parse_format(const struct cli *cli, const char *value, bool *json)
+{
+	if (!strcmp(value, "json") || !strcmp(value, "{{json .}}"))
+		*json = true;
+	else if (!strcmp(value, "table") || !*value)
+		*json = false;
+	else
+		return cli_usage_error(cli, "--format %s: berth supports table and json", value);
+	return 0;
+}
+
+int cli_inspect_done(json_t *arr, const struct berth_error *errs, size_t n_errs)
+{
+	if (arr) {
+		json_dumpf(arr, stdout, JSON_INDENT(4) | JSON_PRESERVE_ORDER);
+		fputc('\n', stdout);
+	}
+	fflush(stdout);
+	for (size_t i = 0; i < n_errs; i++)
+		cli_fail(&errs[i]);
+	return n_errs ? CLI_EXIT_FAIL : 0;
+}
+
+/* An unnamed O_TMPFILE that gets a name only once complete and synced: no
+ * stray temp file even on a crash; a named temp file where O_TMPFILE is
+ * not supported, removed on failure. */
+int cli_out_open(struct cli_out *o, const char *path, struct berth_error *err)
+{
+	*o = (struct cli_out) { .path = path, .fd = -1 };
+	char copy[PATH_MAX];
+	if (snprintf(copy, sizeof(copy), "%s", path) >= (int) sizeof(copy))
+		return berth_err(err, ENAMETOOLONG, "--output %s: path too long", path);
+	snprintf(o->dir, sizeof(o->dir), "%s", dirname(copy));
+	struct stat st;
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+		return berth_err(err, EISDIR, "--output %s: is a directory", path);
+	o->fd = open(o->dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666);
+	if (o->fd >= 0)
+		return 0;
+	if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
+		return berth_errno(err, errno, "--output %s: creating a file in %s", path, o->dir);
+	snprintf(copy, sizeof(copy), "%s", path);
+	snprintf(o->tmp, sizeof(o->tmp), "%s/.%s.berth-tmp-XXXXXX", o->dir, basename(copy));
+	o->fd = mkostemp(o->tmp, O_CLOEXEC);
+	if (o->fd < 0)
+		return berth_errno(err, errno, "--output %s: creating a temporary file in %s", path, o->dir);
+	o->named = true;
+	/* mkostemp makes 0600; an archive is an ordinary file (0666 less the umask) */
+	mode_t um = umask(0);
+	umask(um);
+	if (fchmod(o->fd, 0666 & ~um) < 0)
+		return berth_errno(err, errno, "--output %s: chmod %s", path, o->tmp);
+	return 0;
+}
+
+int cli_out_commit(struct cli_out *o, struct berth_error *err)
+{
+	if (fsync(o->fd) < 0)
+		return berth_errno(err, errno, "--output %s: fsync", o->path);
+	if (!o->named) {
+		char proc[64], copy[PATH_MAX];
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", o->fd);
+		snprintf(copy, sizeof(copy), "%s", o->path);
+		const char *base = basename(copy);
+		for (int attempt = 0;; attempt++) {
+			snprintf(o->tmp, sizeof(o->tmp), "%s/.%s.berth-tmp-%d-%d", o->dir, base, (int) getpid(), attempt);
+			if (linkat(AT_FDCWD, proc, AT_FDCWD, o->tmp, AT_SYMLINK_FOLLOW) == 0)
+				break;
+			if (errno != EEXIST || attempt > 100)
+				return berth_errno(err, errno, "--output %s: linking the archive into %s", o->path, o->dir);
+		}
+		o->named = true;
+	}
+	if (rename(o->tmp, o->path) < 0)
+		return berth_errno(err, errno, "--output %s: rename", o->path);
+	o->named = false;
+	_cleanup_close_ int dfd = open(o->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || fsync(dfd) < 0)
+		return berth_errno(err, errno, "--output %s: fsync of %s", o->path, o->dir);
+	return 0;
+}
+
+void cli_out_close(struct cli_out *o)
+{
+	if (o->named)
+		unlink(o->tmp);
+	if (o->fd >= 0)
+		close(o->fd);
+	o->fd = -1;
 }
 
 int cli_parse_bool(const char *flag, const char *value, bool *out, const struct cli *cli)

@@ -35,7 +35,6 @@ static int vol_open(struct cli *cli, struct vol_ctx *v, struct berth_error *err)
 	return volume_store_open(v->e->root, v->e->images->db, &v->vs, err);
 }
 
-static const struct option help_only[] = { { "help", no_argument, NULL, 'h' }, { 0 } };
 
 int cmd_volume_create(struct cli *cli, int argc, char **argv)
 {
@@ -123,10 +122,8 @@ int cmd_volume_ls(struct cli *cli, int argc, char **argv)
 		switch (c) {
 		case 'q': quiet = true; break;
 		case O_FORMAT:
-			if (!strcmp(optarg, "json") || !strcmp(optarg, "{{json .}}"))
-				json = true;
-			else if (strcmp(optarg, "table") && *optarg)
-				return cli_usage_error(cli, "--format %s: berth supports table and json", optarg);
+			if ((r = cli_parse_format(cli, optarg, &json)))
+				return r;
 			break;
 		case 'f': {
 			const char *eq = strchr(optarg, '=');
@@ -205,7 +202,7 @@ int cmd_volume_ls(struct cli *cli, int argc, char **argv)
 int cmd_volume_inspect(struct cli *cli, int argc, char **argv)
 {
 	int c, r;
-	while ((c = cli_getopt(cli, argc, argv, "h", help_only)) != -1)
+	while ((c = cli_getopt(cli, argc, argv, "h", cli_help_only)) != -1)
 		return cli_opt_exit(c);
 	if ((r = cli_args_min(cli, argc, 1)))
 		return r;
@@ -230,13 +227,9 @@ int cmd_volume_inspect(struct cli *cli, int argc, char **argv)
 		}
 		json_array_append_new(arr, j);
 	}
-	json_dumpf(arr, stdout, JSON_INDENT(4) | JSON_PRESERVE_ORDER);
-	fputc('\n', stdout);
-	fflush(stdout);
-	for (size_t i = 0; i < n_errs; i++)
-		cli_fail(&errs[i]);
+	r = cli_inspect_done(arr, errs, n_errs);
 	free(errs);
-	return n_errs ? CLI_EXIT_FAIL : 0;
+	return r;
 }
 
 int cmd_volume_rm(struct cli *cli, int argc, char **argv)
