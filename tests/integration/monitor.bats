@@ -206,7 +206,9 @@ status_field() {
 	set_script 'i=0; while [ $i -lt 500 ]; do echo "line $i"; i=$((i+1)); done'
 	mon --log-max-size 4000 --log-max-file 3
 	wait_exited
-	[ -s "$BUNDLE/ctr.log.1" ] && [ -s "$BUNDLE/ctr.log.2" ] && [ ! -e "$BUNDLE/ctr.log.3" ]
+	[ -s "$BUNDLE/ctr.log.1" ] || fail "no ctr.log.1"
+	[ -s "$BUNDLE/ctr.log.2" ] || fail "no ctr.log.2"
+	[ ! -e "$BUNDLE/ctr.log.3" ] || fail "ctr.log.3 kept beyond --log-max-file 3"
 	local s
 	for f in "$BUNDLE/ctr.log.1" "$BUNDLE/ctr.log.2"; do
 		s=$(stat -c %s "$f")

@@ -205,7 +205,12 @@ fake_dev_null() {
 		cfg '.process.cwd = $c' --arg c "/proc/self/fd/$n"
 		set_script 'readlink /proc/self/cwd; ls /proc/self/cwd/.. 2>&1 | head -n 3'
 		run_ctr
-		[ "$status" -ne 0 ] && continue
+		if [ "$status" -ne 0 ]; then
+			# Refused (berth refuses them all): for this cwd, before anything ran.
+			assert_mentions "/proc/self/fd/$n"
+			[ -z "$output" ] || fail "cwd fd $n: refused, yet the process ran: $output"
+			continue
+		fi
 		[[ "$output" != *unreachable* ]] || fail "cwd fd $n escaped the root: $output"
 		case ${lines[0]} in
 		/*) ;;

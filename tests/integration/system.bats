@@ -29,6 +29,13 @@ teardown() {
 
 state_is() { [ "$(b inspect -f '{{.State.Status}}' "$1")" = "$2" ]; }
 
+# The container's monitor (the only thing that restarts it) has exited.
+monitor_gone() {
+	local pid
+	pid=$(cat "$ROOT/containers/$(b inspect -f '{{.Id}}' "$1")/monitor.pid") || return 1
+	! kill -0 "$pid" 2>/dev/null
+}
+
 @test "top: the container's processes with ps -ef's columns, or ps options" {
 	b run -d --name topc busybox sleep 300
 	run -0 b top topc
@@ -204,18 +211,25 @@ state_is() { [ "$(b inspect -f '{{.State.Status}}' "$1")" = "$2" ]; }
 	# one then execs a long sleep, which never reaps anything
 	b run -d --name noinit busybox sh -c 'sh -c "sleep 0.1 &"; exec sleep 300' >/dev/null
 	b run -d --name withinit --init busybox sh -c 'sh -c "sleep 0.1 &"; exec sleep 300' >/dev/null
-	sleep 1
-	run -0 b exec noinit ps -o stat,comm
-	[[ "$output" =~ Z ]]
-	run -0 b exec withinit ps -o stat,comm
-	[[ ! "$output" =~ Z ]]
+	# without an init the short sleep ends as a zombie and stays one
+	zombie() { b exec noinit ps -o stat,comm | grep -q '^Z'; }
+	wait_for zombie
+	# with it, once the long sleep runs and the short one is gone, no zombie shows
+	reaped() {
+		local ps
+		ps=$(b exec withinit ps -o stat,args) || return 1
+		grep -q 'sleep 300$' <<<"$ps" && ! grep -q 'sleep 0.1$' <<<"$ps" && ! grep -q '^Z' <<<"$ps"
+	}
+	wait_for reaped
 }
 
 @test "--restart on-failure:2 restarts a failing container exactly twice" {
 	b volume create counter >/dev/null
 	b run -d --name rf --restart on-failure:2 -v counter:/data busybox sh -c 'echo run >> /data/count; exit 3' >/dev/null
 	wait_for state_is rf exited
-	sleep 1   # backoff would be 400 ms: a third restart would have happened by now
+	# "exited" is only written once the policy says no more; with the monitor
+	# gone, nothing can restart it again
+	wait_for monitor_gone rf
 	state_is rf exited
 	run -0 b run --rm -v counter:/data busybox cat /data/count
 	[ "${#lines[@]}" -eq 3 ]
@@ -224,7 +238,7 @@ state_is() { [ "$(b inspect -f '{{.State.Status}}' "$1")" = "$2" ]; }
 	# success is not restarted by on-failure
 	b run -d --name rok --restart on-failure -v counter:/data busybox sh -c 'echo ok >> /data/ok' >/dev/null
 	wait_for state_is rok exited
-	sleep 0.5
+	wait_for monitor_gone rok
 	run -0 b run --rm -v counter:/data busybox cat /data/ok
 	[ "${#lines[@]}" -eq 1 ]
 }
@@ -238,8 +252,8 @@ state_is() { [ "$(b inspect -f '{{.State.Status}}' "$1")" = "$2" ]; }
 	b stop -t 2 ra >/dev/null
 	state_is ra exited
 	local n
+	wait_for monitor_gone ra
 	n=$(count)
-	sleep 1
 	[ "$(count)" -eq "$n" ]
 	state_is ra exited
 	# a manual start brings the policy back
@@ -248,6 +262,5 @@ state_is() { [ "$(b inspect -f '{{.State.Status}}' "$1")" = "$2" ]; }
 	more() { [ "$(count)" -ge "$target" ]; }
 	wait_for more
 	run -0 b rm -f ra
-	sleep 0.5
 	run -1 b inspect ra
 }

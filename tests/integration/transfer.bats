@@ -112,7 +112,7 @@ teardown() {
 	echo host-secret >"/tmp/$mark-host"
 	b run -d --name evil busybox sh -c \
 		"echo ctr-side > /etc/$mark; ln -s / /evil; ln -s ../../../../.. /up; ln -s /etc/$mark /abs; sleep 60" >/dev/null
-	for i in $(seq 1 100); do b exec evil test -L /abs && break; sleep 0.05; done
+	wait_for b exec evil test -L /abs
 
 	# reads resolve inside the container's root
 	b cp "evil:/evil/etc/$mark" "$T/r1"
@@ -172,7 +172,7 @@ written" ]
 @test "commit: changes, whiteouts and --change make a runnable image" {
 	b run -d --name cm busybox sh -c \
 		'echo in-image > /committed; rm -rf /home/tester; rm /etc/group; rm -rf /tmp; mkdir /tmp; touch /tmp/only; sleep 60' >/dev/null
-	for i in $(seq 1 100); do b exec cm test -e /tmp/only && break; sleep 0.05; done
+	wait_for b exec cm test -e /tmp/only
 	run -0 b commit -m "my change" -a "Jane <j@example.com>" -c 'CMD ["cat","/committed"]' -c 'ENV A=1 B="x y"' \
 		-c 'LABEL stage=test' cm committed:v1
 	[[ "$output" =~ ^sha256:[0-9a-f]{64}$ ]]

@@ -208,18 +208,23 @@ static void duplicate_name_race(void **state)
 	for (int round = 0; round < 4; round++) {
 		char name[32];
 		snprintf(name, sizeof(name), "racer%d", round);
-		int go[2];
+		int go[2], ready[2];
 		assert_int_equal(pipe(go), 0);
+		assert_int_equal(pipe(ready), 0);
 		pid_t pids[2];
 		for (int p = 0; p < 2; p++) {
 			pids[p] = fork();
 			assert_true(pids[p] >= 0);
 			if (pids[p] == 0) {
 				close(go[1]);
+				close(ready[0]);
 				struct berth_error err = { 0 };
 				struct berth_db *db;
 				if (db_open(c->path, &db, &err) < 0)
 					_exit(2);
+				if (write(ready[1], "r", 1) != 1)
+					_exit(5);
+				close(ready[1]);
 				char b;
 				if (read(go[0], &b, 1) != 0)   /* EOF = start */
 					_exit(3);
@@ -240,7 +245,16 @@ static void duplicate_name_race(void **state)
 			}
 		}
 		close(go[0]);
-		usleep(20000);
+		close(ready[1]);
+		/* both have the database open (or one failed: EOF): let them go at once */
+		char rb[2];
+		for (size_t got = 0; got < 2;) {
+			ssize_t k = read(ready[0], rb + got, 2 - got);
+			if (k <= 0)
+				break;
+			got += (size_t) k;
+		}
+		close(ready[0]);
 		close(go[1]);
 		int codes[2];
 		for (int p = 0; p < 2; p++) {

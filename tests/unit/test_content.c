@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -275,6 +276,26 @@ static void resume_from_partial(void **state)
 	assert_int_equal(count_entries(c->root, "ingest"), 0);
 }
 
+/* Poll (bounded: 10 s) until pid is blocked in flock(): /proc/locks lists
+ * a blocked request as "N: -> FLOCK  ADVISORY  WRITE PID MAJ:MIN:INODE ...". */
+static bool wait_flock_waiter(pid_t pid)
+{
+	for (int i = 0; i < 1000; i++) {
+		_cleanup_free_ char *locks = NULL;
+		if (berth_read_file("/proc/locks", &locks, NULL) == 0) {
+			char *save = NULL;
+			for (char *l = strtok_r(locks, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+				const char *arrow = strstr(l, "-> FLOCK");
+				int who;
+				if (arrow && sscanf(arrow, "-> FLOCK %*s %*s %d", &who) == 1 && who == pid)
+					return true;
+			}
+		}
+		usleep(10 * 1000);
+	}
+	return false;
+}
+
 static void concurrent_writers_same_digest(void **state)
 {
 	struct ctx *c = *state;
@@ -301,7 +322,6 @@ static void concurrent_writers_same_digest(void **state)
 		char b;
 		if (read(go[0], &b, 1) != 1)   /* parent: B is waiting on the lock now */
 			_exit(13);
-		usleep(200 * 1000);
 		if (content_writer_write(w, data + 10, len - 10, &err) < 0)
 			_exit(14);
 		_exit(content_writer_commit(w, &err) == 0 ? 0 : 15);
@@ -319,8 +339,8 @@ static void concurrent_writers_same_digest(void **state)
 		/* it waited for A: when begin returned, the blob was committed */
 		_exit(content_has(&c->cs, digest, NULL) == 1 ? 0 : 21);
 	}
-	usleep(100 * 1000);
-	/* B must still be blocked on A's lock */
+	/* B must block on A's lock: the kernel lists it as a waiter */
+	assert_true(wait_flock_waiter(bpid));
 	int status;
 	assert_int_equal(waitpid(bpid, &status, WNOHANG), 0);
 	assert_int_equal(write(go[1], "G", 1), 1);

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -173,6 +174,27 @@ static void relative_root_path_rejected(void **state)
 	layer_store_close(&ls);
 }
 
+/* Poll (bounded: 10 s) until some process is blocked in flock() on inode
+ * ino: /proc/locks lists a blocked request as
+ * "N: -> FLOCK  ADVISORY  WRITE PID MAJ:MIN:INODE ...". */
+static bool wait_flock_waiter(ino_t ino)
+{
+	for (int i = 0; i < 1000; i++) {
+		_cleanup_free_ char *locks = NULL;
+		if (berth_read_file("/proc/locks", &locks, NULL) == 0) {
+			char *save = NULL;
+			for (char *l = strtok_r(locks, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+				const char *arrow = strstr(l, "-> FLOCK");
+				unsigned long got;
+				if (arrow && sscanf(arrow, "-> FLOCK %*s %*s %*d %*x:%*x:%lu", &got) == 1 && got == ino)
+					return true;
+			}
+		}
+		usleep(10 * 1000);
+	}
+	return false;
+}
+
 /* Child: 0 = extracted and committed, 1 = found it present, >1 = failure */
 static int race_child(struct ctx *c, int start_fd)
 {
@@ -193,7 +215,12 @@ static int race_child(struct ctx *c, int start_fd)
 	if (fd < 0 || write(fd, pid, strlen(pid)) < 0)
 		return 5;
 	close(fd);
-	usleep(200 * 1000);   /* the other one must wait meanwhile */
+	/* Commit only once the other one waits on our lock: the race is real. */
+	char lock[NAME_MAX + 1];
+	snprintf(lock, sizeof(lock), ".lock-%s", berth_digest_hex(c->chain));
+	struct stat st;
+	if (fstatat(c->ls.layers_fd, lock, &st, 0) < 0 || !wait_flock_waiter(st.st_ino))
+		return 7;
 	return layer_commit(tx, &err) == 0 ? 0 : 6;
 }
 

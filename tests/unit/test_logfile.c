@@ -336,21 +336,29 @@ static void follow_until_exited(void **state)
 	snprintf(st, sizeof(st), "{\"state\":\"running\",\"pid\":%d}", (int) getpid());
 	write_status(t->dir, st);
 
+	_cleanup_close_ int fd = open(t->out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	pid_t child = fork();
 	assert_true(child >= 0);
 	if (child == 0) {
-		/* the "container": more output (with a rotation), then exit */
-		usleep(200 * 1000);
+		/* the "container": once the reader follows (it has written what was
+		 * there), more output with a rotation, then it exits */
+		for (int i = 0;; i++) {
+			_cleanup_free_ char *got = slurp(t->out);
+			if (strcmp(got, "line 0000\nline 0001\n") == 0)
+				break;
+			if (i == 1000)
+				_exit(2);
+			usleep(10 * 1000);
+		}
 		write_numbered(t->log, 100, 3, 2, 6);
-		usleep(100 * 1000);
 		write_status(t->dir, "{\"state\":\"exited\",\"exit_code\":0}");
 		_exit(0);
 	}
-	_cleanup_close_ int fd = open(t->out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	struct logfile_read_opts o = { .follow = true, .tail = -1, .out_fd = fd, .err_fd = fd };
 	assert_int_equal(logfile_read(t->log, &o, &err), 0);
 	int ws;
 	assert_int_equal(waitpid(child, &ws, 0), child);
+	assert_true(WIFEXITED(ws) && WEXITSTATUS(ws) == 0);
 	_cleanup_free_ char *out = slurp(t->out);
 	assert_string_equal(out, "line 0000\nline 0001\nline 0002\nline 0003\nline 0004\nline 0005\n");
 }
